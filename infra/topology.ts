@@ -1,0 +1,70 @@
+/**
+ * The pipeline's topology, declared once.
+ *
+ * Both the CDK stack (`infra/stack.ts`) and the embedded local runtime (`scripts/local/*`) read this
+ * object, so the bucket filter, queue settings, batching and schedule cannot drift between AWS,
+ * LocalStack and a laptop. Handlers never import it: they only read environment variables, which
+ * each runtime derives from here.
+ */
+export const topology = {
+  /** Logical names; CDK lets CloudFormation add suffixes, the local runtime uses them verbatim. */
+  names: {
+    bucket: 'ecommerce-events',
+    queue: 'ecommerce-events-ingest',
+    dlq: 'ecommerce-events-ingest-dlq',
+  },
+  /** Only objects under this prefix with this suffix raise a notification. */
+  notification: {
+    prefix: 'events/',
+    suffix: '.csv',
+  },
+  ingest: {
+    /** Lambda timeout of the ingest function (seconds). */
+    timeoutSeconds: 60,
+    memoryMb: 1024,
+    /** Records per invocation (SQS event source `batchSize`). */
+    batchSize: 10,
+    /** How long the event source waits to fill a batch (`maxBatchingWindow`, seconds). */
+    batchingWindowSeconds: 1,
+    /** Concurrent invocations (`maxConcurrency` on AWS, concurrent poll loops locally). */
+    maxConcurrency: 2,
+  },
+  queue: {
+    /** Receives before a message goes to the DLQ. */
+    maxReceiveCount: 5,
+    /** Seconds a message is kept (4 days, the SQS default). */
+    retentionSeconds: 4 * 24 * 3600,
+    /** The DLQ keeps messages for 14 days, the SQS maximum, so a human has time to look. */
+    dlqRetentionSeconds: 14 * 24 * 3600,
+  },
+  generator: {
+    /** Events per CSV object. */
+    eventsPerObject: 1000,
+    /** Schedule of the generator on AWS (EventBridge rate, minutes). */
+    rateMinutes: 1,
+    /** Interval of the local timer (seconds): the laptop wants to see rows within seconds. */
+    localIntervalSeconds: 3,
+    badRate: 0.01,
+    duplicateRate: 0.01,
+    timeoutSeconds: 60,
+    memoryMb: 512,
+  },
+  observability: {
+    /** Powertools `POWERTOOLS_SERVICE_NAME` prefix and metrics namespace, identical everywhere. */
+    serviceName: 'ecommerce-pipeline',
+    metricsNamespace: 'EcommercePipeline',
+  },
+} as const;
+
+/**
+ * Visibility timeout of the ingest queue. AWS advises ≥ 6 × the function timeout plus the batching
+ * window, so a message is never redelivered while an invocation may still be working on it.
+ */
+export function visibilityTimeoutSeconds(t: typeof topology = topology): number {
+  return 6 * t.ingest.timeoutSeconds + t.ingest.batchingWindowSeconds;
+}
+
+/** True when a key passes the notification's prefix/suffix filter. */
+export function matchesNotificationFilter(key: string, t: typeof topology = topology): boolean {
+  return key.startsWith(t.notification.prefix) && key.endsWith(t.notification.suffix);
+}
