@@ -1,0 +1,336 @@
+import { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { BadObjectError, isTransientInfraError, TransientError } from '../shared/errors.ts';
+import {
+  createValidator,
+  EVENT_COLUMNS,
+  eventValues,
+  headerOrder,
+  type RejectReason,
+} from '../shared/event.ts';
+import type { Log } from '../shared/observability.ts';
+import { CsvReader, type CsvRecord } from './csv.ts';
+import type { ObjectRef } from './s3-event.ts';
+import {
+  claimObject,
+  completeObject,
+  copyToStage,
+  ensureStage,
+  isIngested,
+  mergeStage,
+  recordFailedObject,
+} from './store.ts';
+
+/** What the ingest domain needs; created once per cold start by the handler, or by tests. */
+export interface IngestDeps {
+  s3: S3Client;
+  db: pg.Pool;
+  logger: Log;
+  /** Milliseconds since the epoch; injected so tests can pin "now" for the future-timestamp rule. */
+  clock: () => number;
+}
+
+/** The outcome for one object. `skipped`: already in the ledger (a redelivery or a replay). */
+export interface ObjectResult {
+  bucket: string;
+  key: string;
+  status: 'ingested' | 'failed' | 'skipped';
+  error?: string;
+  rowsTotal: number;
+  rowsInserted: number;
+  rowsDuplicate: number;
+  rowsRejected: number;
+  /** Object created (per the notification) → committed. */
+  latencyMs?: number;
+  /** Newest event_timestamp in the object → committed. */
+  eventLagMs?: number;
+  durationMs: number;
+}
+
+type VersionedRef = ObjectRef & { etag: string };
+
+/**
+ * Ingest one object version exactly once: rows, rejects and the ledger row commit together or not
+ * at all. Permanent object failures (missing, not UTF-8) are recorded in the ledger and returned;
+ * transient failures throw {@link TransientError} so the message is redelivered.
+ */
+export async function ingestObject(deps: IngestDeps, ref: ObjectRef): Promise<ObjectResult> {
+  const started = deps.clock();
+  const versioned = await withEtag(deps.s3, ref);
+  if (!versioned) return recordFailure(deps, { ...ref, etag: 'missing' }, objectMissing(ref), started);
+
+  let client: pg.PoolClient;
+  try {
+    client = await deps.db.connect();
+  } catch (e: unknown) {
+    throw new TransientError(`Cannot connect to PostgreSQL: ${(e as Error).message}`, { cause: e });
+  }
+  let broken: Error | undefined;
+  try {
+    // Cheap check outside any transaction: replays of finished objects cost one indexed read.
+    if (await isIngested(client, versioned)) return skipped(versioned, deps.clock() - started);
+    await ensureStage(client);
+    await client.query('BEGIN');
+    try {
+      if (!(await claimObject(client, versioned))) {
+        await client.query('ROLLBACK');
+        return skipped(versioned, deps.clock() - started);
+      }
+      const result = await loadObject(deps, client, versioned);
+      await client.query('COMMIT');
+      const done = deps.clock();
+      const { newestEventMs, ...counts } = result;
+      return {
+        ...counts,
+        durationMs: done - started,
+        ...(ref.eventTime ? { latencyMs: Math.max(0, done - Date.parse(ref.eventTime)) } : {}),
+        ...(newestEventMs !== undefined ? { eventLagMs: Math.max(0, done - newestEventMs) } : {}),
+      };
+    } catch (e: unknown) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError as Error;
+      });
+      throw e;
+    }
+  } catch (e: unknown) {
+    if (e instanceof BadObjectError) return recordFailure(deps, versioned, e, started);
+    if (e instanceof TransientError) throw e;
+    if (isTransientInfraError(e))
+      throw new TransientError(`Database or S3 unavailable: ${(e as Error).message}`, { cause: e });
+    // An unexpected error may have left the connection mid-protocol (e.g. inside COPY): discard it.
+    broken = e as Error;
+    throw new TransientError(
+      `Unexpected error ingesting s3://${ref.bucket}/${ref.key}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  } finally {
+    client.release(broken);
+  }
+}
+
+function skipped(ref: VersionedRef, durationMs: number): ObjectResult {
+  return {
+    bucket: ref.bucket,
+    key: ref.key,
+    status: 'skipped',
+    rowsTotal: 0,
+    rowsInserted: 0,
+    rowsDuplicate: 0,
+    rowsRejected: 0,
+    durationMs,
+  };
+}
+
+function objectMissing(ref: ObjectRef, cause?: unknown): BadObjectError {
+  return new BadObjectError(
+    'object_missing',
+    `s3://${ref.bucket}/${ref.key}${ref.etag ? ` (etag ${ref.etag})` : ''} no longer exists: it was deleted or overwritten before ingest`,
+    { cause },
+  );
+}
+
+/** Notifications carry the etag; hand-made events may not, then the current version is used. */
+async function withEtag(s3: S3Client, ref: ObjectRef): Promise<VersionedRef | undefined> {
+  if (ref.etag) return { ...ref, etag: ref.etag };
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    return { ...ref, etag: (head.ETag ?? '').replace(/"/g, ''), size: head.ContentLength ?? ref.size };
+  } catch (e: unknown) {
+    if (isNotFound(e)) return undefined;
+    throw new TransientError(`HeadObject s3://${ref.bucket}/${ref.key} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    err?.name === 'NoSuchKey' ||
+    err?.name === 'NotFound' ||
+    err?.name === 'PreconditionFailed' ||
+    err?.$metadata?.httpStatusCode === 404 ||
+    err?.$metadata?.httpStatusCode === 412
+  );
+}
+
+async function recordFailure(
+  deps: IngestDeps,
+  ref: VersionedRef,
+  e: BadObjectError,
+  started: number,
+): Promise<ObjectResult> {
+  const error = `${e.code}: ${e.message}`;
+  let client: pg.PoolClient;
+  try {
+    client = await deps.db.connect();
+  } catch (err: unknown) {
+    throw new TransientError(`Cannot connect to PostgreSQL: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const recorded = await recordFailedObject(client, ref, error);
+    deps.logger.warn('object failed permanently; recorded in the ledger', {
+      bucket: ref.bucket,
+      key: ref.key,
+      etag: ref.etag,
+      error,
+      recorded,
+    });
+  } catch (err: unknown) {
+    throw new TransientError(`Cannot record failed object: ${(err as Error).message}`, { cause: err });
+  } finally {
+    client.release();
+  }
+  return {
+    bucket: ref.bucket,
+    key: ref.key,
+    status: 'failed',
+    error,
+    rowsTotal: 0,
+    rowsInserted: 0,
+    rowsDuplicate: 0,
+    rowsRejected: 0,
+    durationMs: deps.clock() - started,
+  };
+}
+
+interface LoadResult extends Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'eventLagMs'> {
+  newestEventMs?: number;
+}
+
+/** Stream the object through the reader and validator into the stage, merge, and fill the ledger. */
+async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: VersionedRef): Promise<LoadResult> {
+  let body: AsyncIterable<Uint8Array>;
+  try {
+    const out = await deps.s3.send(
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: `"${ref.etag}"` }),
+    );
+    body = out.Body as AsyncIterable<Uint8Array>;
+  } catch (e: unknown) {
+    if (isNotFound(e)) throw objectMissing(ref, e);
+    throw new TransientError(`GetObject s3://${ref.bucket}/${ref.key} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+
+  const counts = { total: 0, valid: 0, rejected: 0, newestEventMs: undefined as number | undefined };
+  let headerProblem: string | undefined;
+  await copyToStage(client, Readable.from(stageLines(body, deps.clock, counts, (p) => (headerProblem = p))));
+  const merged = await mergeStage(client, ref);
+
+  const rowsDuplicate = counts.valid - merged.inserted;
+  const entry = {
+    status: headerProblem ? ('failed' as const) : ('ingested' as const),
+    error: headerProblem ?? null,
+    rowsTotal: counts.total,
+    rowsInserted: merged.inserted,
+    rowsDuplicate,
+    rowsRejected: counts.rejected,
+  };
+  await completeObject(client, ref, entry);
+  return {
+    bucket: ref.bucket,
+    key: ref.key,
+    status: entry.status,
+    ...(headerProblem ? { error: headerProblem } : {}),
+    rowsTotal: entry.rowsTotal,
+    rowsInserted: entry.rowsInserted,
+    rowsDuplicate: entry.rowsDuplicate,
+    rowsRejected: entry.rowsRejected,
+    ...(counts.newestEventMs !== undefined ? { newestEventMs: counts.newestEventMs } : {}),
+  };
+}
+
+/** Flush COPY text to PostgreSQL in chunks of about this many characters. */
+const CHUNK_CHARS = 256 * 1024;
+
+/**
+ * Decode, split, validate and serialize the object as COPY text for the stage: one CSV line per
+ * record, valid or not. Throws {@link BadObjectError} when the bytes are not UTF-8.
+ */
+async function* stageLines(
+  body: AsyncIterable<Uint8Array>,
+  clock: () => number,
+  counts: { total: number; valid: number; rejected: number; newestEventMs: number | undefined },
+  onHeaderProblem: (problem: string) => void,
+): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  const validate = createValidator(clock);
+  let order: number[] | undefined;
+  let headerSeen = false;
+  let headerMismatch = false;
+  let out = '';
+
+  const reject = (record: CsvRecord, reason: RejectReason) => {
+    counts.rejected++;
+    // Raw text is kept verbatim, except NUL, which PostgreSQL text cannot hold.
+    const raw = record.raw.includes('\u0000') ? record.raw.replaceAll('\u0000', '\uFFFD') : record.raw;
+    out += `${record.line},${reason},${quote(raw)}${EMPTY_EVENT}\n`;
+  };
+  const reader = new CsvReader((record) => {
+    if (!headerSeen) {
+      headerSeen = true;
+      order = record.fields ? headerOrder(record.fields) : undefined;
+      if (!order) {
+        headerMismatch = true;
+        onHeaderProblem(
+          `header_mismatch: expected "${EVENT_COLUMNS.join(',')}", found "${record.raw.slice(0, 300)}"`,
+        );
+      }
+      return;
+    }
+    counts.total++;
+    if (headerMismatch) return reject(record, 'header_mismatch');
+    if (!record.fields) return reject(record, 'malformed_csv_line');
+    const v = validate(record.fields, order);
+    if (!v.ok) return reject(record, v.reason);
+    counts.valid++;
+    const ts = Date.parse(v.event.event_timestamp.replace(' ', 'T'));
+    if (counts.newestEventMs === undefined || ts > counts.newestEventMs) counts.newestEventMs = ts;
+    const values = eventValues(v.event);
+    let line = `${record.line},,`;
+    for (const value of values) line += `,${quote(value)}`;
+    out += `${line}\n`;
+  });
+
+  try {
+    for await (const chunk of body) {
+      reader.push(decoder.decode(chunk, { stream: true }));
+      if (out.length >= CHUNK_CHARS) {
+        yield out;
+        out = '';
+      }
+    }
+    reader.push(decoder.decode());
+  } catch (e: unknown) {
+    if (e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+      throw new BadObjectError(
+        'invalid_utf8',
+        'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
+        {
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  }
+  reader.end();
+  if (out.length > 0) yield out;
+}
+
+/** The event columns of a rejected row in the stage: all NULL. */
+const EMPTY_EVENT = ','.repeat(EVENT_COLUMNS.length);
+
+/** Quote a value for COPY's CSV format when needed; an empty string must be quoted to stay non-NULL. */
+function quote(value: string): string {
+  if (value === '') return '""';
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
+  }
+  // A lone "\." line would end COPY's data; quoting makes it data.
+  return value === '\\.' ? '"\\."' : value;
+}
