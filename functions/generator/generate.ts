@@ -1,0 +1,257 @@
+import { en, Faker } from '@faker-js/faker';
+import { DEVICE_TYPES, EVENT_COLUMNS, type RejectReason } from '../shared/event.ts';
+
+/**
+ * Fake e-commerce traffic. A catalog (users, products with stable names, categories and prices) is
+ * built once with faker; events are then drawn with a small seeded PRNG, because faker per event is
+ * far too slow for the generator's throughput target. Sessions walk a funnel (views ≫ cart actions >
+ * purchases). Bad rows and duplicate event_ids are injected at chosen rates, reproducibly.
+ */
+
+/** Generator settings. */
+export interface GeneratorOptions {
+  /** Seed for reproducible output; random when absent. */
+  seed?: number;
+  /** Share of rows deliberately broken (0..1). */
+  badRate?: number;
+  /** Share of rows that repeat an earlier event (0..1), in this object or an earlier one. */
+  duplicateRate?: number;
+  /** Catalog sizes. */
+  users?: number;
+  products?: number;
+  /** Clock for event timestamps (ms). */
+  clock?: () => number;
+}
+
+/** One generated CSV object and what went into it (a manifest for tests and the chaos run). */
+export interface GeneratedBatch {
+  csv: string;
+  events: number;
+  bad: number;
+  duplicates: number;
+  /** event_ids of the valid rows, first occurrences only. */
+  validIds: string[];
+  /** Lines (1-based, header = 1) of the injected bad rows and the reason each must be rejected with. */
+  badRows: { line: number; reason: RejectReason }[];
+}
+
+interface Product {
+  id: string;
+  name: string;
+  category: string;
+  price: string;
+}
+
+/** sfc32: tiny, fast, good enough for fake data, and seedable. Returns floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = 0x9e3779b9;
+  let b = 0x243f6a88;
+  let c = 0xb7e15162;
+  let d = seed >>> 0;
+  const next = () => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 12; i++) next();
+  return next;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A version-4-shaped UUID from the PRNG (reproducible, unlike crypto.randomUUID). */
+function uuid(rand: () => number): string {
+  const w = () => (rand() * 4294967296) >>> 0;
+  const a = w();
+  const b = w();
+  const c = w();
+  const d = w();
+  const h = (x: number, shift: number) => HEX[(x >>> shift) & 0xff] as string;
+  return (
+    h(a, 24) +
+    h(a, 16) +
+    h(a, 8) +
+    h(a, 0) +
+    '-' +
+    h(b, 24) +
+    h(b, 16) +
+    '-4' +
+    (HEX[(b >>> 8) & 0x0f] as string).slice(1) +
+    h(b, 0) +
+    '-' +
+    HEX[0x80 | ((c >>> 24) & 0x3f)] +
+    h(c, 16) +
+    '-' +
+    h(c, 8) +
+    h(c, 0) +
+    h(d, 24) +
+    h(d, 16) +
+    h(d, 8) +
+    h(d, 0)
+  );
+}
+
+/** Quote a CSV field when it needs it (RFC 4180). */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** The CSV header line, without the line break. */
+export const CSV_HEADER = EVENT_COLUMNS.join(',');
+
+/** Ways to break a row, each with the reason the ingest must give. */
+const CORRUPTIONS: { reason: RejectReason; apply: (f: string[]) => string[] }[] = [
+  { reason: 'invalid_event_id', apply: (f) => set(f, 0, 'not-a-uuid') },
+  { reason: 'unknown_event_type', apply: (f) => set(f, 1, 'teleport') },
+  { reason: 'missing_user_id', apply: (f) => set(f, 2, '') },
+  { reason: 'invalid_price', apply: (f) => set(f, 7, '-3.50') },
+  { reason: 'invalid_quantity', apply: (f) => set(f, 8, '0') },
+  { reason: 'unknown_device_type', apply: (f) => set(f, 9, 'smartwatch') },
+  { reason: 'invalid_timestamp', apply: (f) => set(f, 10, 'yesterday') },
+  { reason: 'wrong_column_count', apply: (f) => f.slice(0, 7) },
+];
+
+function set(fields: string[], i: number, value: string): string[] {
+  const copy = fields.slice();
+  copy[i] = value;
+  return copy;
+}
+
+const CATEGORIES = [
+  'Electronics',
+  'Books',
+  'Home & Kitchen',
+  'Clothing',
+  'Sports',
+  'Toys',
+  'Beauty',
+  'Garden',
+  'Grocery',
+  'Automotive',
+];
+
+/**
+ * A stateful generator: the catalog and the memory of recent event rows (for cross-file
+ * duplicates) live as long as the instance, i.e. one Lambda container or one CLI run.
+ */
+export function createGenerator(options: GeneratorOptions = {}) {
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const rand = prng(seed);
+  const clock = options.clock ?? Date.now;
+  const badRate = options.badRate ?? 0;
+  const duplicateRate = options.duplicateRate ?? 0;
+
+  const faker = new Faker({ locale: [en] });
+  faker.seed(seed);
+  const products: Product[] = Array.from({ length: options.products ?? 500 }, (_, i) => ({
+    id: `P${String(i + 1).padStart(6, '0')}`,
+    name: faker.commerce.productName(),
+    category: CATEGORIES[i % CATEGORIES.length] as string,
+    price: faker.commerce.price({ min: 1, max: 2000, dec: 2 }),
+  }));
+  const userCount = options.users ?? 20_000;
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+
+  /** Recent valid rows, for duplicates across objects. A ring buffer bounds memory. */
+  const recent: string[] = [];
+  const RECENT_MAX = 10_000;
+  let recentNext = 0;
+
+  /** A session's funnel as a list of [event type, product] steps. */
+  function session(): [string, Product][] {
+    const steps: [string, Product][] = [];
+    const viewed: Product[] = [];
+    const views = 1 + Math.floor(rand() * 6);
+    for (let i = 0; i < views; i++) {
+      const p = pick(products);
+      viewed.push(p);
+      steps.push(['view', p]);
+    }
+    if (rand() < 0.1) steps.push(['wishlist', pick(viewed)]);
+    if (rand() < 0.35) {
+      const p = pick(viewed);
+      steps.push(['add_to_cart', p]);
+      if (rand() < 0.2) steps.push(['remove_from_cart', p]);
+      else if (rand() < 0.5) steps.push(['purchase', p]);
+    }
+    return steps;
+  }
+
+  let pending: string[][] = [];
+  function nextEvent(now: number): string[] {
+    if (pending.length === 0) {
+      const user = `U${String(1 + Math.floor(rand() * userCount)).padStart(6, '0')}`;
+      const sessionId = `S${uuid(rand).slice(0, 18)}`;
+      const device = pick(DEVICE_TYPES);
+      let t = now - Math.floor(rand() * 60_000);
+      pending = session()
+        .map(([type, p]) => {
+          t += Math.floor(rand() * 4000);
+          const quantity = type === 'view' || type === 'wishlist' ? 1 : 1 + Math.floor(rand() * rand() * 4);
+          return [
+            uuid(rand),
+            type,
+            user,
+            sessionId,
+            p.id,
+            p.name,
+            p.category,
+            p.price,
+            String(quantity),
+            device,
+            new Date(Math.min(t, now)).toISOString(),
+          ];
+        })
+        .reverse();
+    }
+    return pending.pop() as string[];
+  }
+
+  /** Generate one CSV object of `count` data rows. */
+  function batch(count: number): GeneratedBatch {
+    const now = clock();
+    let csv = `${CSV_HEADER}\n`;
+    const validIds: string[] = [];
+    const badRows: GeneratedBatch['badRows'] = [];
+    let bad = 0;
+    let duplicates = 0;
+    for (let i = 0; i < count; i++) {
+      const line = i + 2;
+      const r = rand();
+      if (r < badRate) {
+        const corruption = pick(CORRUPTIONS);
+        csv += `${corruption.apply(nextEvent(now)).map(csvField).join(',')}\n`;
+        badRows.push({ line, reason: corruption.reason });
+        bad++;
+        continue;
+      }
+      if (r < badRate + duplicateRate && recent.length > 0) {
+        csv += `${pick(recent)}\n`;
+        duplicates++;
+        continue;
+      }
+      const fields = nextEvent(now);
+      const row = fields.map(csvField).join(',');
+      csv += `${row}\n`;
+      validIds.push(fields[0] as string);
+      if (recent.length < RECENT_MAX) recent.push(row);
+      else recent[recentNext++ % RECENT_MAX] = row;
+    }
+    return { csv, events: count, bad, duplicates, validIds, badRows };
+  }
+
+  return { seed, batch };
+}
+
+/** Date-partitioned key for a new object: `<prefix>YYYY/MM/DD/HH/<time>-<id>.csv`. */
+export function objectKey(prefix: string, at: Date, id: string): string {
+  const iso = at.toISOString();
+  const [date, time] = iso.split('T') as [string, string];
+  const [y, m, d] = date.split('-');
+  const stamp = time.replace(/[:.]/g, '').replace('Z', '');
+  return `${prefix}${y}/${m}/${d}/${time.slice(0, 2)}/${date.replace(/-/g, '')}T${stamp}Z-${id}.csv`;
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Log } from '../shared/observability.ts';
+import { type createGenerator, type GeneratedBatch, objectKey } from './generate.ts';
+
+/** Dependencies of {@link publishBatch}. */
+export interface PublishDeps {
+  s3: S3Client;
+  logger: Log;
+  clock: () => number;
+}
+
+/** Where and how much to write. */
+export interface PublishTarget {
+  bucket: string;
+  prefix: string;
+  events: number;
+}
+
+/** A written object and its manifest. */
+export interface Published extends GeneratedBatch {
+  bucket: string;
+  key: string;
+  bytes: number;
+}
+
+/** Generate one CSV object and PUT it under the date-partitioned prefix. */
+export async function publishBatch(
+  deps: PublishDeps,
+  generator: ReturnType<typeof createGenerator>,
+  target: PublishTarget,
+): Promise<Published> {
+  const batch = generator.batch(target.events);
+  const key = objectKey(target.prefix, new Date(deps.clock()), randomUUID().slice(0, 8));
+  const body = Buffer.from(batch.csv, 'utf8');
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: target.bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'text/csv; charset=utf-8',
+    }),
+  );
+  deps.logger.info('object written', {
+    bucket: target.bucket,
+    key,
+    events: batch.events,
+    bytes: body.length,
+  });
+  return { ...batch, bucket: target.bucket, key, bytes: body.length };
+}
