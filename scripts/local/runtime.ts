@@ -1,0 +1,292 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { createPool, redactUrl } from '../../functions/shared/db.ts';
+import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { topology } from '../../infra/topology.ts';
+import { localDatabase } from './database.ts';
+import { type EmbeddedEndpoint, startEmbeddedEndpoint } from './endpoint.ts';
+import { NotificationBridge } from './notifications.ts';
+import { type SqsHandler, SqsPoller } from './poller.ts';
+import {
+  configureBucketNotification,
+  ensureResources,
+  type LocalResources,
+  type ResourceOptions,
+} from './resources.ts';
+
+/** Repository root, for `sql/` and the default data folder. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Everything the local runtime can be told; unset fields come from the topology. */
+export interface LocalPipelineOptions {
+  /** Use this S3+SQS endpoint (e.g. LocalStack) instead of starting the embedded one. */
+  endpointUrl?: string;
+  /** Port of the embedded endpoint (default 4566; 0 = any free port). */
+  port?: number;
+  /** Use this PostgreSQL instead of the embedded one. */
+  databaseUrl?: string;
+  /** Folder of the embedded PostgreSQL (default `.data/`). */
+  dataDir?: string;
+  pgPort?: number;
+  generator?: {
+    /** Milliseconds between generator invocations; 0 turns the schedule off. */
+    intervalMs?: number;
+    eventsPerObject?: number;
+    badRate?: number;
+    duplicateRate?: number;
+    seed?: number;
+  };
+  ingest?: { batchSize?: number; batchingWindowMs?: number; concurrency?: number; poolMax?: number };
+  resources?: ResourceOptions;
+  /** Human-readable progress lines (not the JSON logs, which the handlers write to stdout). */
+  log?: (line: string) => void;
+}
+
+/** Counts shown by the status line. */
+export interface PipelineStatus {
+  generatedObjects: number;
+  generatedEvents: number;
+  objectsIngested: number;
+  rowsInserted: number;
+  rowsDuplicate: number;
+  rowsRejected: number;
+  objectsFailed: number;
+  queueDepth: number;
+  inFlight: number;
+  dlqDepth: number;
+}
+
+/** A running local pipeline. */
+export interface LocalPipeline {
+  endpointUrl: string;
+  embeddedEndpoint: boolean;
+  databaseUrl: string;
+  embeddedDatabase: boolean;
+  resources: LocalResources;
+  poller: SqsPoller;
+  /** Invoke the generator handler once, as the schedule does. */
+  generateOnce(): Promise<{ key: string; events: number }>;
+  /** Stop the generator schedule (waiting for a run in progress); ingest goes on. */
+  stopSchedule(): Promise<void>;
+  status(): Promise<PipelineStatus>;
+  /** Stop the schedule and the poller (finishing batches in flight), then the endpoint and database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the whole pipeline in this process: the embedded S3+SQS endpoint (unless `endpointUrl`),
+ * bucket/queue/DLQ from the topology, the S3 → SQS notification, PostgreSQL (given or embedded)
+ * with migrations applied, the generator schedule and the Lambda-style SQS poller calling the real
+ * ingest handler.
+ */
+export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+  const log = options.log ?? (() => {});
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse())
+      await stop().catch((e: unknown) => log(`stop: ${(e as Error).message}`));
+    stops.length = 0;
+  };
+  try {
+    let endpoint: EmbeddedEndpoint | undefined;
+    let endpointUrl = options.endpointUrl;
+    if (!endpointUrl) {
+      endpoint = await startEmbeddedEndpoint({ port: options.port ?? 4566 });
+      stops.push(() => endpoint?.stop() ?? Promise.resolve());
+      endpointUrl = endpoint.url;
+    }
+    const region = process.env.AWS_REGION ?? 'us-east-1';
+    const credentials = {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    };
+    const s3 = new S3Client({ endpoint: endpointUrl, forcePathStyle: true, region, credentials });
+    const sqs = new SQSClient({ endpoint: endpointUrl, region, credentials });
+    const resources = await ensureResources(s3, sqs, options.resources);
+
+    const bridge = new NotificationBridge(sqs, { ...resources, region });
+    if (endpoint) {
+      bridge.onError = (e, ev) => log(`notification for ${ev.key} not delivered: ${(e as Error).message}`);
+      endpoint.onObjectCreated((ev) => bridge.notify(ev));
+      stops.push(() => bridge.drain());
+      await bridge.sendTestEvent();
+    } else {
+      // A real S3 implementation (LocalStack) delivers notifications itself, test event included.
+      await configureBucketNotification(s3, resources);
+    }
+
+    const db = await localDatabase({
+      ...(options.databaseUrl ? { url: options.databaseUrl } : {}),
+      dataDir: options.dataDir ?? path.join(ROOT, '.data'),
+      port: options.pgPort ?? 54329,
+      database: 'ecommerce',
+    });
+    stops.push(() => db.stop());
+    const admin = createPool({ connectionString: db.url, max: 2 }, (e) => log(`database: ${e.message}`));
+    stops.push(() => admin.end());
+    const migrationClient = await admin.connect();
+    try {
+      const applied = await migrate(migrationClient, await loadMigrations(path.join(ROOT, 'sql')));
+      if (applied.length) log(`migrations applied: ${applied.join(', ')}`);
+    } finally {
+      migrationClient.release();
+    }
+
+    // The handlers read only environment variables, set here as the CDK stack sets them on AWS.
+    const gen = options.generator ?? {};
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: endpointUrl,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      BUCKET_NAME: resources.bucket,
+      KEY_PREFIX: topology.notification.prefix,
+      EVENTS_PER_OBJECT: String(gen.eventsPerObject ?? topology.generator.eventsPerObject),
+      BAD_RATE: String(gen.badRate ?? topology.generator.badRate),
+      DUPLICATE_RATE: String(gen.duplicateRate ?? topology.generator.duplicateRate),
+      ...(gen.seed !== undefined ? { SEED: String(gen.seed) } : {}),
+      DATABASE_URL: db.url,
+      DLQ_URL: resources.dlqUrl,
+      DB_POOL_MAX: String(options.ingest?.poolMax ?? 4),
+      POWERTOOLS_METRICS_NAMESPACE: topology.observability.metricsNamespace,
+    });
+    process.env.POWERTOOLS_SERVICE_NAME = `${topology.observability.serviceName}-generator`;
+    const generator = await import('../../functions/generator/handler.ts');
+    process.env.POWERTOOLS_SERVICE_NAME = `${topology.observability.serviceName}-ingest`;
+    const ingest = await import('../../functions/ingest/handler.ts');
+
+    const ingestTopology = topology.ingest;
+    const poller = new SqsPoller(sqs, ingest.handler as SqsHandler, {
+      queueUrl: resources.queueUrl,
+      queueArn: resources.queueArn,
+      batchSize: options.ingest?.batchSize ?? ingestTopology.batchSize,
+      batchingWindowMs: options.ingest?.batchingWindowMs ?? ingestTopology.batchingWindowSeconds * 1000,
+      concurrency: options.ingest?.concurrency ?? ingestTopology.maxConcurrency,
+      timeoutMs: ingestTopology.timeoutSeconds * 1000,
+      functionName: 'ingest',
+      memoryMb: ingestTopology.memoryMb,
+      region,
+    });
+    poller.onError = (e) => log(`ingest: ${(e as Error).message}`);
+    poller.start();
+    stops.push(() => poller.stop());
+
+    let generatedObjects = 0;
+    let generatedEvents = 0;
+    let generatorRun: Promise<unknown> = Promise.resolve();
+    const generateOnce = async () => {
+      const out = (await generator.handler(scheduledEvent(region), lambdaContext('generator'))) as {
+        key: string;
+        events: number;
+      };
+      generatedObjects++;
+      generatedEvents += out.events;
+      return out;
+    };
+    const intervalMs = gen.intervalMs ?? topology.generator.localIntervalSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    if (intervalMs > 0) {
+      timer = setInterval(() => {
+        generatorRun = generateOnce().catch((e: unknown) => log(`generator: ${(e as Error).message}`));
+      }, intervalMs);
+    }
+    const stopSchedule = async () => {
+      clearInterval(timer);
+      await generatorRun;
+    };
+    stops.push(stopSchedule);
+
+    const queueCounts = async (url: string) => {
+      const out = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return {
+        visible: Number(out.Attributes?.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+      };
+    };
+
+    const status = async (): Promise<PipelineStatus> => {
+      const { rows } = await admin.query<Record<string, string>>(
+        `SELECT count(*) FILTER (WHERE status = 'ingested') AS ingested,
+                count(*) FILTER (WHERE status = 'failed') AS failed,
+                coalesce(sum(rows_inserted), 0) AS inserted,
+                coalesce(sum(rows_duplicate), 0) AS duplicate,
+                coalesce(sum(rows_rejected), 0) AS rejected
+           FROM ingested_objects`,
+      );
+      const r = rows[0] ?? {};
+      const [q, d] = await Promise.all([queueCounts(resources.queueUrl), queueCounts(resources.dlqUrl)]);
+      return {
+        generatedObjects,
+        generatedEvents,
+        objectsIngested: Number(r.ingested ?? 0),
+        objectsFailed: Number(r.failed ?? 0),
+        rowsInserted: Number(r.inserted ?? 0),
+        rowsDuplicate: Number(r.duplicate ?? 0),
+        rowsRejected: Number(r.rejected ?? 0),
+        queueDepth: q.visible,
+        inFlight: q.inFlight,
+        dlqDepth: d.visible + d.inFlight,
+      };
+    };
+
+    return {
+      endpointUrl,
+      embeddedEndpoint: endpoint !== undefined,
+      databaseUrl: db.url,
+      embeddedDatabase: db.embedded,
+      resources,
+      poller,
+      generateOnce,
+      stopSchedule,
+      status,
+      stop: stopAll,
+    };
+  } catch (e: unknown) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** One line for humans; the database URL never appears with its password. */
+export function describeDatabase(url: string): string {
+  return redactUrl(url);
+}
+
+function scheduledEvent(region: string): ScheduledEvent {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region,
+    resources: [`arn:aws:events:${region}:000000000000:rule/local-generator-schedule`],
+    detail: {},
+  };
+}
+
+function lambdaContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: String(topology.generator.memoryMb),
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: `local/${process.pid}`,
+    getRemainingTimeInMillis: () => topology.generator.timeoutSeconds * 1000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
