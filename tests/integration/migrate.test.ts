@@ -1,0 +1,56 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { ROOT } from '../../scripts/local/runtime.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await freshDatabase({ migrate: false });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+it('applies each migration once, in a transaction, even when several processes migrate at once', async () => {
+  const migrations = await loadMigrations(path.join(ROOT, 'sql'));
+  const clients = await Promise.all([db.pool.connect(), db.pool.connect(), db.pool.connect()]);
+  try {
+    const applied = await Promise.all(clients.map((c) => migrate(c, migrations)));
+    expect(applied.flat()).toEqual(migrations.map((m) => m.name));
+    const again = clients[0];
+    expect(again && (await migrate(again, migrations))).toEqual([]);
+  } finally {
+    for (const c of clients) c.release();
+  }
+  const { rows } = await db.pool.query('SELECT version, name FROM schema_migrations ORDER BY version');
+  expect(rows).toEqual(migrations.map((m) => ({ version: m.version, name: m.name })));
+});
+
+it('rolls back a failing migration completely and reports which one', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mig-'));
+  await writeFile(path.join(dir, '0001_ok.sql'), 'CREATE TABLE mig_ok (id int);');
+  await writeFile(
+    path.join(dir, '0002_bad.sql'),
+    'CREATE TABLE mig_half (id int); SELECT no_such_function();',
+  );
+  const client = await db.pool.connect();
+  try {
+    await expect(migrate(client, await loadMigrations(dir))).rejects.toThrow(
+      /0002_bad.sql failed and was rolled back/,
+    );
+    const tables = await client.query("SELECT to_regclass('mig_ok') AS ok, to_regclass('mig_half') AS half");
+    expect(tables.rows[0]).toEqual({ ok: 'mig_ok', half: null });
+  } finally {
+    client.release();
+  }
+});
+
+it('refuses gaps in the numbering', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mig-'));
+  await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
+  await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
+  await expect(loadMigrations(dir)).rejects.toThrow(/expected number 2/);
+});
