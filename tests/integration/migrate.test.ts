@@ -36,15 +36,20 @@ it('rolls back a failing migration completely and reports which one', async () =
     path.join(dir, '0002_bad.sql'),
     'CREATE TABLE mig_half (id int); SELECT no_such_function();',
   );
-  const client = await db.pool.connect();
+  // Versions are recorded per database: this one must not have seen sql/0001 already.
+  const empty = await freshDatabase({ migrate: false });
+  const client = await empty.pool.connect();
   try {
     await expect(migrate(client, await loadMigrations(dir))).rejects.toThrow(
       /0002_bad.sql failed and was rolled back/,
     );
     const tables = await client.query("SELECT to_regclass('mig_ok') AS ok, to_regclass('mig_half') AS half");
     expect(tables.rows[0]).toEqual({ ok: 'mig_ok', half: null });
+    const recorded = await client.query('SELECT name FROM schema_migrations');
+    expect(recorded.rows).toEqual([{ name: '0001_ok.sql' }]);
   } finally {
     client.release();
+    await empty.drop();
   }
 });
 
