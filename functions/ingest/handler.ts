@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Pool } from 'pg';
 import { s3Client, sqsClient } from '../shared/aws.ts';
 import { createPool, resolvePoolConfig } from '../shared/db.ts';
 import { optionalEnv } from '../shared/env.ts';
@@ -12,15 +13,24 @@ const { logger, metrics } = observability('ecommerce-pipeline-ingest');
 const s3 = s3Client();
 const sqs = sqsClient();
 const dlqUrl = optionalEnv('DLQ_URL');
-const pool = resolvePoolConfig().then((config) =>
-  createPool(config, (e) => logger.warn('idle database connection lost', { error: e.message })),
-);
+// The pool is made on first use and kept; if making it fails (secret unreadable, say), the next
+// invocation tries again instead of the container failing forever.
+let pool: Promise<Pool> | undefined;
+const getPool = (): Promise<Pool> =>
+  (pool ??= resolvePoolConfig()
+    .then((config) =>
+      createPool(config, (e) => logger.warn('idle database connection lost', { error: e.message })),
+    )
+    .catch((e: unknown) => {
+      pool = undefined;
+      throw e;
+    }));
 const processor = new BatchProcessor(EventType.SQS);
 
 /** SQS batch handler: reports only the records that must be retried in `batchItemFailures`. */
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
-  const deps = { s3, sqs, dlqUrl, db: await pool, logger, clock: Date.now };
+  const deps = { s3, sqs, dlqUrl, db: await getPool(), logger, clock: Date.now };
   const recordHandler = async (record: SQSRecord) => count(await processRecord(deps, record));
   const response = await processPartialResponse(event, recordHandler, processor, {
     context,
