@@ -75,8 +75,29 @@ function isRealTimestamp(s: string): boolean {
     number,
   ];
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return false;
+  if (!isRealOffset(m[8] ?? 'Z')) return false;
   const date = new Date(Date.UTC(y, mo - 1, d));
   return date.getUTCDate() === d && !Number.isNaN(Date.parse(s.replace(' ', 'T')));
+}
+
+/**
+ * Real zones span −12:00 … +14:00. JavaScript accepts any offset up to ±23:59, PostgreSQL none beyond
+ * ±15:59: without this check one row with `+20:00` failed the COPY of its whole object, which was then
+ * retried into the DLQ with all its valid rows.
+ */
+function isRealOffset(offset: string): boolean {
+  if (offset === 'Z' || offset === 'z') return true;
+  const hours = Number(offset.slice(1, 3));
+  const minutes = Number(offset.slice(3).replace(':', '') || '0');
+  return minutes <= 59 && hours * 60 + minutes <= 14 * 60;
+}
+
+/**
+ * A `±hh` offset is ISO-8601 and PostgreSQL reads it, but JavaScript's Date.parse refuses it, which
+ * rejected such rows as invalid: complete it to `±hh:00` (the same instant).
+ */
+function completeOffset(s: string): string {
+  return /[+-]\d{2}$/.test(s) && TIMESTAMP.test(s) ? `${s}:00` : s;
 }
 
 const required = (column: EventColumn) => z.string().min(1, { error: `missing_${column}` });
@@ -112,6 +133,7 @@ export function eventRowSchema(now: () => number = Date.now) {
       .transform((s) => s.toLowerCase())
       .pipe(z.enum(DEVICE_TYPES, { error: 'unknown_device_type' })),
     event_timestamp: required('event_timestamp')
+      .transform(completeOffset)
       .refine(isRealTimestamp, { error: 'invalid_timestamp', abort: true })
       .refine((s) => Date.parse(s.replace(' ', 'T')) <= now() + MAX_FUTURE_SKEW_MS, {
         error: 'timestamp_in_future',
