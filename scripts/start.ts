@@ -20,6 +20,7 @@ Runs generator → bucket → notification → queue → ingest → PostgreSQL i
   --port <n>            port of the embedded S3+SQS endpoint (default 4566)
   --pg-port <n>         port of the embedded PostgreSQL (default 54329)
   --status <s>          seconds between status lines (default 5)
+  --dashboard-port <n>  port of the live dashboard on 127.0.0.1 (default 8080, a free one if taken; 0 = any; off = none)
   --quiet               only warnings and errors from the functions' JSON logs
 Environment:
   DATABASE_URL          use this PostgreSQL instead of the embedded one (data in .data/)
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     port: { type: 'string' },
     'pg-port': { type: 'string' },
     status: { type: 'string' },
+    'dashboard-port': { type: 'string' },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -66,6 +68,7 @@ const pipeline = await startLocalPipeline({
   },
   ingest: { concurrency: num(values.concurrency), batchSize: num(values['batch-size']) },
   log: say,
+  dashboardPort: values['dashboard-port'] === 'off' ? false : (num(values['dashboard-port']) ?? 8080),
 });
 
 const r = pipeline.resources;
@@ -76,6 +79,7 @@ ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   queue            ${r.queueUrl}
   dead letters     ${r.dlqUrl}
   PostgreSQL       ${describeDatabase(pipeline.databaseUrl)}${pipeline.embeddedDatabase ? ' (embedded, data in .data/pg)' : ''}
+  dashboard        ${pipeline.dashboardUrl ?? 'off'}
   look at the data psql "${pipeline.embeddedDatabase ? '$(cat .data/database-url)' : '$DATABASE_URL'}" -c 'SELECT * FROM event_summary ORDER BY hour DESC LIMIT 20'
 Ctrl+C stops after the batch in flight.
 `);

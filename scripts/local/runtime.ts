@@ -6,6 +6,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createPool, redactUrl } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { topology } from '../../infra/topology.ts';
+import { type Dashboard, startDashboard } from './dashboard/server.ts';
 import { localDatabase } from './database.ts';
 import { type EmbeddedEndpoint, startEmbeddedEndpoint } from './endpoint.ts';
 import { NotificationBridge } from './notifications.ts';
@@ -43,6 +44,11 @@ export interface LocalPipelineOptions {
   resources?: ResourceOptions;
   /** Human-readable progress lines (not the JSON logs, which the handlers write to stdout). */
   log?: (line: string) => void;
+  /**
+   * Serve the live dashboard on 127.0.0.1 at this port (0 = any free port). Off unless asked for:
+   * `npm start` asks for 8080 (falling back to a free port when it is taken); tests ask for 0.
+   */
+  dashboardPort?: number | false;
 }
 
 /** Counts shown by the status line. */
@@ -67,6 +73,8 @@ export interface LocalPipeline {
   embeddedDatabase: boolean;
   resources: LocalResources;
   poller: SqsPoller;
+  /** The dashboard's address (`http://127.0.0.1:PORT/`), when it was asked for. */
+  dashboardUrl?: string;
   /** Invoke the generator handler once, as the schedule does. */
   generateOnce(): Promise<{ key: string; events: number }>;
   /** Stop the generator schedule (waiting for a run in progress); ingest goes on. */
@@ -237,9 +245,23 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       };
     };
 
+    let dashboard: Dashboard | undefined;
+    if (options.dashboardPort !== undefined && options.dashboardPort !== false) {
+      dashboard = await startDashboard({
+        port: options.dashboardPort,
+        fallbackToFreePort: options.dashboardPort !== 0,
+        db: admin,
+        status,
+        onError: (e) => log(`dashboard: ${(e as Error).message}`),
+      });
+      // Pushed last, so stopped first: it reads the pool and queues the other stops close.
+      stops.push(() => dashboard?.stop() ?? Promise.resolve());
+    }
+
     return {
       endpointUrl,
       embeddedEndpoint: endpoint !== undefined,
+      ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
       databaseUrl: db.url,
       embeddedDatabase: db.embedded,
       resources,

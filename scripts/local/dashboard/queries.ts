@@ -1,0 +1,210 @@
+import type pg from 'pg';
+
+/**
+ * Read-only SQL behind the local dashboard and `npm run status`. Every statement is parameterized
+ * and bounded: the ledger and rejects are read through their time indexes with a LIMIT or a time
+ * window, and latency percentiles look only at recent rows, so a dashboard refreshing every second
+ * stays cheap however large `user_events` grows.
+ */
+
+/** Anything that can run a query: a pool or a client. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+/** Ledger totals: what has been committed, per the `ingested_objects` ledger. */
+export interface LedgerCounts {
+  objectsIngested: number;
+  objectsFailed: number;
+  rowsInserted: number;
+  rowsDuplicate: number;
+  rowsRejected: number;
+}
+
+/** Totals over the whole ledger (one row per object version: small next to the events). */
+export async function readCounts(db: Queryable): Promise<LedgerCounts> {
+  const { rows } = await db.query<Record<string, string>>(
+    `SELECT count(*) FILTER (WHERE status = 'ingested') AS ingested,
+            count(*) FILTER (WHERE status = 'failed') AS failed,
+            coalesce(sum(rows_inserted), 0) AS inserted,
+            coalesce(sum(rows_duplicate), 0) AS duplicate,
+            coalesce(sum(rows_rejected), 0) AS rejected
+       FROM ingested_objects`,
+  );
+  const r = rows[0] ?? {};
+  return {
+    objectsIngested: Number(r.ingested ?? 0),
+    objectsFailed: Number(r.failed ?? 0),
+    rowsInserted: Number(r.inserted ?? 0),
+    rowsDuplicate: Number(r.duplicate ?? 0),
+    rowsRejected: Number(r.rejected ?? 0),
+  };
+}
+
+/** Percentiles of one latency, in milliseconds; `null` when the window holds no rows. */
+export interface Percentiles {
+  n: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+/** Both latencies of design §6 over a recent window. */
+export interface Latency {
+  windowMinutes: number;
+  /** S3 object created (notification `eventTime`) → its transaction committed, per object. */
+  objectToCommit: Percentiles;
+  /** `event_timestamp` → committed, per event. */
+  eventToCommit: Percentiles;
+}
+
+const PERCENTILES = `count(*) AS n,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) AS p90,
+  percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+  max(ms) AS max`;
+
+/**
+ * Latency percentiles over the last `windowMinutes`. Objects are picked by `ingested_at` (indexed);
+ * events by `event_timestamp` (indexed) — `user_events.ingested_at` has no index, and adding one would
+ * tax every insert — so an event that waited longer than the window before its commit is not counted.
+ */
+export async function readLatency(db: Queryable, windowMinutes = 15): Promise<Latency> {
+  const [objects, events] = await Promise.all([
+    db.query<Record<string, string | null>>(
+      `SELECT ${PERCENTILES} FROM (
+         SELECT extract(epoch FROM ingested_at - object_created_at) * 1000 AS ms
+           FROM ingested_objects
+          WHERE ingested_at >= now() - make_interval(mins => $1)
+            AND status = 'ingested' AND object_created_at IS NOT NULL) AS o`,
+      [windowMinutes],
+    ),
+    db.query<Record<string, string | null>>(
+      `SELECT ${PERCENTILES} FROM (
+         SELECT extract(epoch FROM ingested_at - event_timestamp) * 1000 AS ms
+           FROM user_events
+          WHERE event_timestamp >= now() - make_interval(mins => $1)) AS e`,
+      [windowMinutes],
+    ),
+  ]);
+  return {
+    windowMinutes,
+    objectToCommit: percentiles(objects.rows[0]),
+    eventToCommit: percentiles(events.rows[0]),
+  };
+}
+
+function percentiles(r: Record<string, string | null> | undefined): Percentiles {
+  const num = (v: string | null | undefined) =>
+    v === null || v === undefined ? null : Math.round(Number(v));
+  return { n: Number(r?.n ?? 0), p50: num(r?.p50), p90: num(r?.p90), p99: num(r?.p99), max: num(r?.max) };
+}
+
+/** One ledger row, as the dashboard lists it. */
+export interface LedgerRow {
+  bucket: string;
+  key: string;
+  status: 'ingested' | 'failed';
+  error: string | null;
+  rowsTotal: number;
+  rowsInserted: number;
+  rowsDuplicate: number;
+  rowsRejected: number;
+  ingestedAt: string;
+  /** Object created → committed (ms), when the notification carried the creation time. */
+  latencyMs: number | null;
+}
+
+/**
+ * The most recently committed objects, newest first (a backward scan of the `ingested_at` index);
+ * with `failedOnly`, only objects that failed as a whole, with their error.
+ */
+export async function readLatestObjects(
+  db: Queryable,
+  options: { limit?: number; failedOnly?: boolean } = {},
+): Promise<LedgerRow[]> {
+  const { rows } = await db.query<Record<string, string | number | Date | null>>(
+    `SELECT bucket, key, status, error, rows_total, rows_inserted, rows_duplicate, rows_rejected, ingested_at,
+            extract(epoch FROM ingested_at - object_created_at) * 1000 AS latency_ms
+       FROM ingested_objects
+      WHERE ingested_at IS NOT NULL AND ($2::boolean IS FALSE OR status = 'failed')
+      ORDER BY ingested_at DESC
+      LIMIT $1`,
+    [options.limit ?? 10, options.failedOnly ?? false],
+  );
+  return rows.map((r) => ({
+    bucket: String(r.bucket),
+    key: String(r.key),
+    status: r.status === 'failed' ? 'failed' : 'ingested',
+    error: r.error === null ? null : String(r.error),
+    rowsTotal: Number(r.rows_total),
+    rowsInserted: Number(r.rows_inserted),
+    rowsDuplicate: Number(r.rows_duplicate),
+    rowsRejected: Number(r.rows_rejected),
+    ingestedAt: (r.ingested_at as Date).toISOString(),
+    latencyMs: r.latency_ms === null ? null : Math.round(Number(r.latency_ms)),
+  }));
+}
+
+/** One rejected row, as the dashboard lists it (raw text cut to a preview). */
+export interface RejectRow {
+  key: string;
+  line: number;
+  reason: string;
+  raw: string;
+  rejectedAt: string;
+}
+
+/** The most recent rejects (backward scan of the `rejected_at` index). */
+export async function readLatestRejects(db: Queryable, limit = 10): Promise<RejectRow[]> {
+  const { rows } = await db.query<Record<string, string | number | Date>>(
+    `SELECT source_key, line_number, reason, left(raw_line, 200) AS raw, rejected_at
+       FROM rejected_events
+      ORDER BY rejected_at DESC, id DESC
+      LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({
+    key: String(r.source_key),
+    line: Number(r.line_number),
+    reason: String(r.reason),
+    raw: String(r.raw),
+    rejectedAt: (r.rejected_at as Date).toISOString(),
+  }));
+}
+
+/** Rejected rows per reason, all time (an index-only scan of `(reason, rejected_at)`). */
+export async function readRejectReasons(db: Queryable): Promise<{ reason: string; rows: number }[]> {
+  const { rows } = await db.query<{ reason: string; n: string }>(
+    'SELECT reason, count(*) AS n FROM rejected_events GROUP BY reason ORDER BY n DESC, reason',
+  );
+  return rows.map((r) => ({ reason: r.reason, rows: Number(r.n) }));
+}
+
+/** One line of the `event_summary` breakdown, summed over the window's hours and categories. */
+export interface SummaryRow {
+  eventType: string;
+  events: number;
+  units: number;
+  revenue: string;
+}
+
+/**
+ * The `event_summary` view by event type over the last `hours` hours of event time. The view
+ * aggregates `user_events`, so this is the dearest query here: the dashboard runs it less often.
+ */
+export async function readSummary(db: Queryable, hours = 24): Promise<SummaryRow[]> {
+  const { rows } = await db.query<{ event_type: string; events: string; units: string; revenue: string }>(
+    `SELECT event_type, sum(events) AS events, sum(units) AS units, sum(revenue)::numeric(16, 2) AS revenue
+       FROM event_summary
+      WHERE hour >= date_trunc('hour', now()) - make_interval(hours => $1)
+      GROUP BY event_type
+      ORDER BY sum(events) DESC`,
+    [hours],
+  );
+  return rows.map((r) => ({
+    eventType: r.event_type,
+    events: Number(r.events),
+    units: Number(r.units),
+    revenue: r.revenue,
+  }));
+}
