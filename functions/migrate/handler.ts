@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { resolvePoolConfig } from '../shared/db.ts';
+import { numberEnv } from '../shared/env.ts';
 import { isTransientInfraError } from '../shared/errors.ts';
 import { loadMigrations, migrate } from '../shared/migrate.ts';
 import { observability } from '../shared/observability.ts';
@@ -61,8 +62,8 @@ export async function handler(): Promise<MigrateResult> {
   const dir = migrationsDir();
   const migrations = await loadMigrations(dir);
   const config = await resolvePoolConfig();
-  // Leave a margin before the Lambda timeout for the migration itself.
-  const client = await connectWithRetry(config, started + 90_000);
+  // How long to keep retrying the connection; leaves a margin before the Lambda timeout (180 s).
+  const client = await connectWithRetry(config, started + numberEnv('MIGRATE_CONNECT_DEADLINE_MS', 90_000));
   try {
     const applied = await migrate(client, migrations);
     logger.info('migrations done', {
