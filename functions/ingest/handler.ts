@@ -48,6 +48,9 @@ function count(outcome: RecordOutcome): RecordOutcome {
       metrics.addMetric('objectsSkippedReplay', MetricUnit.Count, 1);
       continue;
     }
+    // Failed objects stay in objectsIngested (they are acknowledged and in the ledger) and are
+    // counted here as well, so an alarm or the dashboard can show them without reading the ledger.
+    if (o.status === 'failed') metrics.addMetric('objectsFailed', MetricUnit.Count, 1);
     metrics.addMetric('objectsIngested', MetricUnit.Count, 1);
     metrics.addMetric('eventsInserted', MetricUnit.Count, o.rowsInserted);
     metrics.addMetric('eventsDuplicate', MetricUnit.Count, o.rowsDuplicate);

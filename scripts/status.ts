@@ -1,0 +1,64 @@
+/**
+ * `npm run status`: queue depth, DLQ, counts, latency and the last errors, in a terminal.
+ * Run `npm run status -- --help` for the options.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { collectReport, formatReport, localDatabaseUrl, type Target } from './local/dashboard/report.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** `DEFAULT_STACK_NAME` of infra/build.ts, repeated so a status check does not load the CDK. */
+const DEFAULT_STACK_NAME = 'EcommercePipeline';
+
+const HELP = `Usage: npm run status -- [options]
+
+Prints queue depth, DLQ, ledger counts, latency percentiles and the last failed objects.
+
+  --target <t>     local (npm start's embedded endpoint), localstack or aws.
+                   Default: localstack when AWS_ENDPOINT_URL is set, else local.
+  --endpoint <url> S3+SQS endpoint (default: AWS_ENDPOINT_URL, or http://127.0.0.1:4566 for local)
+  --stack <name>   CloudFormation stack whose outputs name the queues (default ${DEFAULT_STACK_NAME})
+  --queue <name> / --dlq <name>   queue names for the local runtime (default: the topology's)
+  --json           machine-readable output
+Environment:
+  DATABASE_URL     the database to count in (default for local: .data/database-url)`;
+
+const { values } = parseArgs({
+  options: {
+    target: { type: 'string' },
+    endpoint: { type: 'string' },
+    stack: { type: 'string' },
+    queue: { type: 'string' },
+    dlq: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const targets: Target[] = ['local', 'localstack', 'aws'];
+const target = (values.target ?? (process.env.AWS_ENDPOINT_URL ? 'localstack' : 'local')) as Target;
+if (!targets.includes(target)) {
+  console.error(`--target must be one of ${targets.join(', ')}`);
+  process.exit(2);
+}
+const endpointUrl =
+  values.endpoint ??
+  process.env.AWS_ENDPOINT_URL ??
+  (target === 'local' ? 'http://127.0.0.1:4566' : undefined);
+const databaseUrl = process.env.DATABASE_URL ?? (target === 'local' ? localDatabaseUrl(ROOT) : undefined);
+
+const report = await collectReport({
+  target,
+  ...(endpointUrl ? { endpointUrl } : {}),
+  ...(values.stack ? { stackName: values.stack } : {}),
+  ...(values.queue ? { queueName: values.queue } : {}),
+  ...(values.dlq ? { dlqName: values.dlq } : {}),
+  ...(databaseUrl ? { databaseUrl } : {}),
+});
+console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+// Non-zero when nothing could be read, so scripts can tell "all zero" from "not running".
+process.exit('error' in report.queues && 'error' in report.database ? 1 : 0);
