@@ -82,33 +82,56 @@ export class NotificationBridge {
 
   private record(e: ObjectCreated): S3EventRecord {
     this.sequence += 1n;
-    const region = this.target.region ?? process.env.AWS_REGION ?? 'us-east-1';
-    return {
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: region,
-      eventTime: e.at.toISOString(),
-      eventName: `ObjectCreated:${e.kind}`,
-      userIdentity: { principalId: 'AWS:LOCAL' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: { 'x-amz-request-id': randomHex(8), 'x-amz-id-2': randomUUID() },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: this.target.configurationId ?? 'ingest',
-        bucket: {
-          name: e.bucket,
-          ownerIdentity: { principalId: 'LOCAL' },
-          arn: `arn:aws:s3:::${e.bucket}`,
-        },
-        object: {
-          key: encodeS3Key(e.key),
-          size: e.size,
-          eTag: e.etag,
-          sequencer: this.sequence.toString(16).toUpperCase().padStart(18, '0'),
-        },
-      },
-    };
+    return s3EventRecord(e, {
+      region: this.target.region,
+      configurationId: this.target.configurationId,
+      sequencer: this.sequence,
+    });
   }
+}
+
+/** Options of {@link s3EventRecord}; all have S3-like defaults. */
+export interface S3EventRecordOptions {
+  region?: string | undefined;
+  /** The notification configuration's id (S3 puts it in every record). */
+  configurationId?: string | undefined;
+  /** S3's per-key ordering token; any increasing number. */
+  sequencer?: bigint | undefined;
+}
+
+/**
+ * One S3 `ObjectCreated` notification record, exactly as S3 writes it (eventVersion 2.1, key
+ * URL-encoded form-style, size, eTag, sequencer). No I/O: shared by the embedded endpoint's bridge and
+ * `npm run replay`, so a replayed notification cannot differ from a live one.
+ */
+export function s3EventRecord(e: ObjectCreated, options: S3EventRecordOptions = {}): S3EventRecord {
+  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const sequencer = options.sequencer ?? BigInt(e.at.getTime()) * 1000n;
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: region,
+    eventTime: e.at.toISOString(),
+    eventName: `ObjectCreated:${e.kind}`,
+    userIdentity: { principalId: 'AWS:LOCAL' },
+    requestParameters: { sourceIPAddress: '127.0.0.1' },
+    responseElements: { 'x-amz-request-id': randomHex(8), 'x-amz-id-2': randomUUID() },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: options.configurationId ?? 'ingest',
+      bucket: {
+        name: e.bucket,
+        ownerIdentity: { principalId: 'LOCAL' },
+        arn: `arn:aws:s3:::${e.bucket}`,
+      },
+      object: {
+        key: encodeS3Key(e.key),
+        size: e.size,
+        eTag: e.etag,
+        sequencer: sequencer.toString(16).toUpperCase().padStart(18, '0'),
+      },
+    },
+  };
 }
 
 function randomHex(bytes: number): string {
