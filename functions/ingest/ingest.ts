@@ -67,6 +67,13 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef): Promise<Ob
     throw new TransientError(`Cannot connect to PostgreSQL: ${(e as Error).message}`, { cause: e });
   }
   let broken: Error | undefined;
+  const onConnectionError = (e: Error) => {
+    broken = e;
+  };
+  // The pool stops listening for errors on a checked-out client. A connection lost between queries
+  // (the server restarting while we read S3) would be an unhandled 'error' event and kill the
+  // process; noted here, the next query fails and the object is retried like any transient error.
+  client.on('error', onConnectionError);
   try {
     // Cheap check outside any transaction: replays of finished objects cost one indexed read.
     if (await isIngested(client, versioned)) return skipped(versioned, deps.clock() - started);
@@ -107,6 +114,7 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef): Promise<Ob
       },
     );
   } finally {
+    client.removeListener('error', onConnectionError);
     client.release(broken);
   }
 }
@@ -170,6 +178,11 @@ async function recordFailure(
   } catch (err: unknown) {
     throw new TransientError(`Cannot connect to PostgreSQL: ${(err as Error).message}`, { cause: err });
   }
+  let broken: Error | undefined;
+  const onConnectionError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onConnectionError); // see ingestObject
   try {
     const recorded = await recordFailedObject(client, ref, error);
     deps.logger.warn('object failed permanently; recorded in the ledger', {
@@ -182,7 +195,8 @@ async function recordFailure(
   } catch (err: unknown) {
     throw new TransientError(`Cannot record failed object: ${(err as Error).message}`, { cause: err });
   } finally {
-    client.release();
+    client.removeListener('error', onConnectionError);
+    client.release(broken);
   }
   return {
     bucket: ref.bucket,
