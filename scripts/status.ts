@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { collectReport, formatReport, localDatabaseUrl, type Target } from './local/dashboard/report.ts';
+import { localstack } from './localstack/env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** `DEFAULT_STACK_NAME` of infra/build.ts, repeated so a status check does not load the CDK. */
@@ -17,12 +18,14 @@ Prints queue depth, DLQ, ledger counts, latency percentiles and the last failed 
 
   --target <t>     local (npm start's embedded endpoint), localstack or aws.
                    Default: localstack when AWS_ENDPOINT_URL is set, else local.
-  --endpoint <url> S3+SQS endpoint (default: AWS_ENDPOINT_URL, or http://127.0.0.1:4566 for local)
+  --endpoint <url> S3+SQS endpoint (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566 for
+                   local and LocalStack; none on AWS)
   --stack <name>   CloudFormation stack whose outputs name the queues (default ${DEFAULT_STACK_NAME})
   --queue <name> / --dlq <name>   queue names for the local runtime (default: the topology's)
   --json           machine-readable output
 Environment:
-  DATABASE_URL     the database to count in (default for local: .data/database-url)`;
+  DATABASE_URL     the database to count in (default: .data/database-url for local, the compose
+                   PostgreSQL on 127.0.0.1:5433 for LocalStack; on AWS it must be given)`;
 
 const { values } = parseArgs({
   options: {
@@ -47,14 +50,26 @@ if (!targets.includes(target)) {
 }
 const endpointUrl =
   values.endpoint ??
-  process.env.AWS_ENDPOINT_URL ??
-  (target === 'local' ? 'http://127.0.0.1:4566' : undefined);
-const databaseUrl = process.env.DATABASE_URL ?? (target === 'local' ? localDatabaseUrl(ROOT) : undefined);
+  (process.env.AWS_ENDPOINT_URL ||
+    (target === 'local'
+      ? 'http://127.0.0.1:4566'
+      : target === 'localstack'
+        ? localstack.endpoint
+        : undefined));
+// Defaults: npm start's embedded database, or the compose PostgreSQL next to LocalStack.
+const databaseUrl =
+  process.env.DATABASE_URL ||
+  (target === 'local'
+    ? localDatabaseUrl(ROOT)
+    : target === 'localstack'
+      ? localstack.hostDatabaseUrl
+      : undefined);
+const stackName = values.stack ?? (target === 'localstack' ? localstack.stackName : undefined);
 
 const report = await collectReport({
   target,
   ...(endpointUrl ? { endpointUrl } : {}),
-  ...(values.stack ? { stackName: values.stack } : {}),
+  ...(stackName ? { stackName } : {}),
   ...(values.queue ? { queueName: values.queue } : {}),
   ...(values.dlq ? { dlqName: values.dlq } : {}),
   ...(databaseUrl ? { databaseUrl } : {}),
