@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
 import { processRecord, type RecordDeps } from '../../functions/ingest/record.ts';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
+import { ROOT } from '../../scripts/local/runtime.ts';
 import {
   type MessageContext,
   messageCases,
@@ -107,6 +110,12 @@ describe('bad-input corpus: objects', () => {
     const ids = [...objectCases, ...messageCases].map((c) => c.id);
     expect(ids.length).toBeGreaterThanOrEqual(30);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('every case is listed in docs/test-cases.md', () => {
+    const docs = readFileSync(path.join(ROOT, 'docs', 'test-cases.md'), 'utf8');
+    const missing = [...objectCases, ...messageCases].filter((c) => !docs.includes(`| \`${c.id}\` |`));
+    expect(missing.map((c) => c.id)).toEqual([]);
   });
 
   for (const c of objectCases) {
