@@ -13,6 +13,9 @@ import {
   synthPipeline,
 } from './synth.ts';
 
+/** Template assertions only: skip CDK's built-in CloudFormation validation (see SynthOptions). */
+const FAST = { cfnValidation: false } as const;
+
 /** Resource types that only exist when the stack creates its own database. */
 const DATABASE_ONLY = [
   'AWS::EC2::VPC',
@@ -45,7 +48,7 @@ function expectNoOwnDatabase(template: Template): void {
 describe('external database (-c databaseUrl=…)', { timeout: 60_000 }, () => {
   let synth: Synthesized;
   beforeAll(() => {
-    synth = synthPipeline({ databaseUrl: localstackContext.databaseUrl });
+    synth = synthPipeline({ databaseUrl: localstackContext.databaseUrl }, FAST);
   }, 60_000);
   afterAll(() => synth?.dispose());
 
@@ -65,7 +68,7 @@ describe('LocalStack variant (-c localstack=true -c databaseUrl=…)', { timeout
   let synth: Synthesized;
   let template: Template;
   beforeAll(() => {
-    synth = synthPipeline(localstackContext);
+    synth = synthPipeline(localstackContext, FAST);
     template = synth.template;
   }, 60_000);
   afterAll(() => synth?.dispose());

@@ -11,12 +11,15 @@ import {
   synthPipeline,
 } from './synth.ts';
 
+/** Template assertions only: skip CDK's built-in CloudFormation validation (see SynthOptions). */
+const FAST = { cfnValidation: false } as const;
+
 /** Default mode: RDS PostgreSQL behind an RDS Proxy in an isolated VPC. Bundling skipped. */
 describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
   let synth: Synthesized;
   let template: Template;
   beforeAll(() => {
-    synth = synthPipeline();
+    synth = synthPipeline({}, FAST);
     template = synth.template;
   }, 60_000);
   afterAll(() => synth?.dispose());
@@ -358,7 +361,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
 
 describe('pipeline stack options', { timeout: 60_000 }, () => {
   it('-c schedule=false keeps the rule but disables it', () => {
-    const synth = synthPipeline({ schedule: 'false' });
+    const synth = synthPipeline({ schedule: 'false' }, FAST);
     try {
       synth.template.hasResourceProperties('AWS::Events::Rule', { State: 'DISABLED' });
     } finally {
@@ -367,7 +370,7 @@ describe('pipeline stack options', { timeout: 60_000 }, () => {
   });
 
   it('-c removalPolicy=destroy makes bucket, database and logs deletable', () => {
-    const synth = synthPipeline({ removalPolicy: 'destroy' });
+    const synth = synthPipeline({ removalPolicy: 'destroy' }, FAST);
     try {
       const t = synth.template;
       expect(onlyResource(t, 'AWS::S3::Bucket').resource.DeletionPolicy).toBe('Delete');
@@ -383,7 +386,7 @@ describe('pipeline stack options', { timeout: 60_000 }, () => {
   });
 
   it('-c alarmEmail=… sends every alarm to an SNS topic', () => {
-    const synth = synthPipeline({ alarmEmail: 'ops@example.com' });
+    const synth = synthPipeline({ alarmEmail: 'ops@example.com' }, FAST);
     try {
       const t = synth.template;
       const topic = onlyResource(t, 'AWS::SNS::Topic').id;

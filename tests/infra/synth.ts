@@ -29,14 +29,25 @@ export interface Synthesized {
   dispose(): void;
 }
 
+/** Options of {@link synthPipeline}. */
+export interface SynthOptions {
+  /** Bundle the functions with esbuild (default false: template assertions do not need the code). */
+  bundle?: boolean;
+  /**
+   * Run CDK's built-in CloudFormation schema validation, as `cdk synth` does (default true). It only
+   * ever warns and costs seconds per synth of the VPC-heavy template, so files that synthesize many
+   * variants for template assertions turn it off; the cdk-nag and bundling tests keep it.
+   */
+  cfnValidation?: boolean;
+}
+
 /**
  * Build the app the way `infra/app.ts` does (same builder, same cdk.json flags, cdk-nag registered)
- * and synthesize it into a temporary directory. Bundling is skipped unless `bundle` is true: template
- * assertions do not need the code, and esbuild would only slow them down.
+ * and synthesize it into a temporary directory.
  */
 export function synthPipeline(
   context: Record<string, unknown> = {},
-  options: { bundle?: boolean } = {},
+  options: SynthOptions = {},
 ): Synthesized {
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'pipeline-cdk-test-'));
   const app = new App({
@@ -48,8 +59,17 @@ export function synthPipeline(
     },
   });
   const stack = addPipeline(app);
-  // Template.fromStack synthesizes the whole app, which also runs the cdk-nag validation plugin.
-  const template = Template.fromStack(stack);
+  // Template.fromStack synthesizes the whole app, which also runs the cdk-nag validation plugin
+  // (CDK_VALIDATION only switches off the built-in CloudFormation one, not registered plugins).
+  const saved = process.env.CDK_VALIDATION;
+  if (options.cfnValidation === false) process.env.CDK_VALIDATION = 'false';
+  let template: Template;
+  try {
+    template = Template.fromStack(stack);
+  } finally {
+    if (saved === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = saved;
+  }
   return { app, stack, template, outdir, dispose: () => rmSync(outdir, { recursive: true, force: true }) };
 }
 
