@@ -30,9 +30,10 @@ export function findStringBuiltSql(
 ): SqlFinding[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const findings: SqlFinding[] = [];
-  const report = (node: ts.Node, expression: ts.Node, sql: string) => {
+  const isConstant = constantChecker(sf);
+  const report = (node: ts.Node, expression: ts.Expression, sql: string) => {
     const text = expression.getText(sf);
-    if (allowed(file, text, sql)) return;
+    if (isConstant(expression) || allowed(file, text, sql)) return;
     findings.push({
       file,
       line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1,
@@ -69,4 +70,71 @@ export function findStringBuiltSql(
   };
   visit(sf);
   return findings;
+}
+
+/** Imported bindings that are constants of this repository (the schema's column and enum lists). */
+const CONSTANT_IMPORTS = new Set(['EVENT_COLUMNS', 'EVENT_TYPES', 'DEVICE_TYPES', 'topology']);
+/** Globals whose use cannot bring data in. */
+const PURE_GLOBALS = new Set(['String', 'Number', 'Math', 'JSON', 'undefined']);
+
+/**
+ * An expression is constant when every name it uses is a literal-built module-level `const` of the
+ * same file (recursively), a known constant import, a pure global, or a parameter of a function
+ * written inside the expression itself (`EVENT_COLUMNS.map((c) => \`s.${c}\`)`). Function
+ * parameters, locals and anything read at run time are not.
+ */
+function constantChecker(sf: ts.SourceFile): (e: ts.Expression) => boolean {
+  const moduleConsts = new Map<string, ts.Expression>();
+  const imports = new Set<string>();
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st) && st.declarationList.flags & ts.NodeFlags.Const) {
+      for (const d of st.declarationList.declarations)
+        if (ts.isIdentifier(d.name) && d.initializer) moduleConsts.set(d.name.text, d.initializer);
+    }
+    if (
+      ts.isImportDeclaration(st) &&
+      st.importClause?.namedBindings &&
+      ts.isNamedImports(st.importClause.namedBindings)
+    ) {
+      for (const el of st.importClause.namedBindings.elements) imports.add(el.name.text);
+    }
+  }
+  const memo = new Map<string, boolean>();
+  const constantName = (name: string): boolean => {
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    memo.set(name, false); // a cycle is not constant
+    const init = moduleConsts.get(name);
+    const verdict =
+      init !== undefined
+        ? check(init)
+        : (imports.has(name) && CONSTANT_IMPORTS.has(name)) || PURE_GLOBALS.has(name);
+    memo.set(name, verdict);
+    return verdict;
+  };
+  const check = (expr: ts.Node): boolean => {
+    const bound = new Set<string>();
+    const collectParams = (n: ts.Node) => {
+      if (ts.isParameter(n) && ts.isIdentifier(n.name)) bound.add(n.name.text);
+      ts.forEachChild(n, collectParams);
+    };
+    collectParams(expr);
+    let ok = true;
+    const visit = (n: ts.Node) => {
+      if (!ok) return;
+      if (ts.isIdentifier(n)) {
+        const p = n.parent;
+        const isPropertyName =
+          (ts.isPropertyAccessExpression(p) && p.name === n) ||
+          (ts.isPropertyAssignment(p) && p.name === n) ||
+          (ts.isParameter(p) && p.name === n);
+        if (!isPropertyName && !bound.has(n.text) && !constantName(n.text)) ok = false;
+        return;
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(expr);
+    return ok;
+  };
+  return check;
 }
