@@ -178,7 +178,7 @@ const COLORS: Record<Kind, { fill: string; stroke: string }> = {
   observe: { fill: '#f4f4f2', stroke: '#8a8a85' },
 };
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }
 
@@ -198,9 +198,9 @@ function anchor(b: Box, side: Side): [number, number] {
 function drawBox(b: Box): string {
   const c = COLORS[b.kind];
   const text = [
-    `<text x="${b.x + 12}" y="${b.y + 22}" class="title">${escape(b.title)}</text>`,
+    `<text x="${b.x + 12}" y="${b.y + 22}" class="title">${escapeXml(b.title)}</text>`,
     ...b.lines.map(
-      (l, i) => `<text x="${b.x + 12}" y="${b.y + 42 + i * 16}" class="line">${escape(l)}</text>`,
+      (l, i) => `<text x="${b.x + 12}" y="${b.y + 42 + i * 16}" class="line">${escapeXml(l)}</text>`,
     ),
   ];
   return [
@@ -237,8 +237,8 @@ function drawEdge(e: Edge, byId: Map<string, Box>): string {
   const horizontal = y1 === y2;
   const label = e.label
     ? horizontal
-      ? `<text x="${(x1 + x2) / 2}" y="${y1 - 8}" class="label" text-anchor="middle">${escape(e.label)}</text>`
-      : `<text x="${x1 + 10}" y="${(y1 + y2) / 2 + 4}" class="label">${escape(e.label)}</text>`
+      ? `<text x="${(x1 + x2) / 2}" y="${y1 - 8}" class="label" text-anchor="middle">${escapeXml(e.label)}</text>`
+      : `<text x="${x1 + 10}" y="${(y1 + y2) / 2 + 4}" class="label">${escapeXml(e.label)}</text>`
     : '';
   return `<path d="${path}" class="edge${e.dashed ? ' dashed' : ''}" marker-end="url(#arrow)"/>${label}`;
 }
