@@ -57,6 +57,13 @@ const num = (v: string | undefined, fallback: number) => {
 const dataDir = path.resolve(values['data-dir'] ?? path.join(ROOT, '.data', 'chaos'));
 await mkdir(dataDir, { recursive: true });
 const say = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+// Ctrl+C: exit now; the embedded PostgreSQL is stopped by its exit hook, and the workers stop
+// gracefully when their IPC channel to this process closes.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    say(`${signal}: stopping`);
+    process.exit(130);
+  });
 const result = await runChaos({
   ...d,
   events: num(values.events, d.events),
