@@ -6,6 +6,7 @@ import { s3Client, sqsClient } from '../shared/aws.ts';
 import { createPool, resolvePoolConfig } from '../shared/db.ts';
 import { optionalEnv } from '../shared/env.ts';
 import { observability } from '../shared/observability.ts';
+import { ingestRecords } from './batch.ts';
 import { processRecord, type RecordOutcome } from './record.ts';
 
 // Created once per cold start and reused by every invocation of this container.
@@ -31,7 +32,14 @@ const processor = new BatchProcessor(EventType.SQS);
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   const deps = { s3, sqs, dlqUrl, db: await getPool(), logger, clock: Date.now };
-  const recordHandler = async (record: SQSRecord) => count(await processRecord(deps, record));
+  // The batch's S3 notifications are ingested together, in one transaction (see ingestBatch); the
+  // record handler then reports each record's share, and handles the other records itself.
+  const ingested = await ingestRecords(deps, event.Records);
+  const recordHandler = async (record: SQSRecord) => {
+    const outcome = ingested.get(record.messageId);
+    if (outcome instanceof Error) throw outcome;
+    return count(outcome ?? (await processRecord(deps, record)));
+  };
   const response = await processPartialResponse(event, recordHandler, processor, {
     context,
     throwOnFullBatchFailure: false,

@@ -48,7 +48,8 @@ export interface ObjectResult {
   durationMs: number;
 }
 
-type VersionedRef = ObjectRef & { etag: string };
+/** An object version: the etag is known. */
+export type VersionedRef = ObjectRef & { etag: string };
 
 /**
  * Ingest one object version exactly once: rows, rejects and the ledger row commit together or not
@@ -141,7 +142,7 @@ function objectMissing(ref: ObjectRef, cause?: unknown): BadObjectError {
 }
 
 /** Notifications carry the etag; hand-made events may not, then the current version is used. */
-async function withEtag(s3: S3Client, ref: ObjectRef): Promise<VersionedRef | undefined> {
+export async function withEtag(s3: S3Client, ref: ObjectRef): Promise<VersionedRef | undefined> {
   if (ref.etag) return { ...ref, etag: ref.etag };
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
@@ -215,22 +216,28 @@ interface LoadResult extends Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'ev
   newestEventMs?: number;
 }
 
-/** Stream the object through the reader and validator into the stage, merge, and fill the ledger. */
-async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: VersionedRef): Promise<LoadResult> {
-  let body: AsyncIterable<Uint8Array>;
+/**
+ * Open the object version's body as a stream. Throws {@link BadObjectError} when it is gone (deleted
+ * or overwritten: the etag no longer matches) and {@link TransientError} for any other S3 failure.
+ */
+export async function openObject(s3: S3Client, ref: VersionedRef): Promise<AsyncIterable<Uint8Array>> {
   try {
-    const out = await deps.s3.send(
+    const out = await s3.send(
       new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: `"${ref.etag}"` }),
     );
-    body = out.Body as AsyncIterable<Uint8Array>;
+    return out.Body as AsyncIterable<Uint8Array>;
   } catch (e: unknown) {
     if (isNotFound(e)) throw objectMissing(ref, e);
     throw new TransientError(`GetObject s3://${ref.bucket}/${ref.key} failed: ${(e as Error).message}`, {
       cause: e,
     });
   }
+}
 
-  const counts = { total: 0, valid: 0, rejected: 0, newestEventMs: undefined as number | undefined };
+/** Stream the object through the reader and validator into the stage, merge, and fill the ledger. */
+async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: VersionedRef): Promise<LoadResult> {
+  const body = await openObject(deps.s3, ref);
+  const counts: StageCounts = { total: 0, valid: 0, rejected: 0, newestEventMs: undefined };
   let headerProblem: string | undefined;
   await copyToStage(client, Readable.from(stageLines(body, deps.clock, counts, (p) => (headerProblem = p))));
   const merged = await mergeStage(client, ref);
@@ -261,14 +268,22 @@ async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: Versione
 /** Flush COPY text to PostgreSQL in chunks of about this many characters. */
 const CHUNK_CHARS = 256 * 1024;
 
+/** What {@link stageLines} counted while streaming one object. */
+export interface StageCounts {
+  total: number;
+  valid: number;
+  rejected: number;
+  newestEventMs: number | undefined;
+}
+
 /**
  * Decode, split, validate and serialize the object as COPY text for the stage: one CSV line per
  * record, valid or not. Throws {@link BadObjectError} when the bytes are not UTF-8.
  */
-async function* stageLines(
+export async function* stageLines(
   body: AsyncIterable<Uint8Array>,
   clock: () => number,
-  counts: { total: number; valid: number; rejected: number; newestEventMs: number | undefined },
+  counts: StageCounts,
   onHeaderProblem: (problem: string) => void,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -302,8 +317,8 @@ async function* stageLines(
     const v = validate(record.fields, order);
     if (!v.ok) return reject(record, v.reason);
     counts.valid++;
-    const ts = Date.parse(v.event.event_timestamp.replace(' ', 'T'));
-    if (counts.newestEventMs === undefined || ts > counts.newestEventMs) counts.newestEventMs = ts;
+    if (counts.newestEventMs === undefined || v.timeMs > counts.newestEventMs)
+      counts.newestEventMs = v.timeMs;
     const values = eventValues(v.event);
     let line = `${record.line},,`;
     for (const value of values) line += `,${quote(value)}`;

@@ -149,3 +149,137 @@ export async function recordFailedObject(
   );
   return res.rowCount === 1;
 }
+
+/*
+ * Several objects in one transaction (see functions/ingest/batch.ts). The stage gains the object's
+ * ordinal in the batch, filled from a transaction-local setting changed before each object's COPY,
+ * so the COPY text stays the single-object one.
+ */
+
+const BATCH_STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_batch_stage (
+  obj integer NOT NULL DEFAULT current_setting('ingest.obj')::integer,
+  line_number integer NOT NULL,
+  reason text,
+  raw_line text,
+  event_id uuid, event_type text, user_id text, session_id text, product_id text,
+  product_name text, product_category text, product_price numeric(10, 2), quantity integer,
+  device_type text, event_timestamp timestamptz
+) ON COMMIT DELETE ROWS`;
+
+const BATCH_COPY_SQL = `COPY ingest_batch_stage (line_number, reason, raw_line, ${cols}) FROM STDIN (FORMAT csv)`;
+
+/** The batch's objects as a relation: ordinal n ↔ bucket, key, etag. */
+const BATCH_OBJECTS = `unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS o(bucket, key, etag, n)`;
+
+// Within a file the first line of an event_id wins, across the batch's files the earlier file
+// (as the per-object path would do when the objects are ingested one after another). Ordered by
+// event_id, like the single-object merge, so concurrent transactions lock keys in the same order.
+const BATCH_MERGE_EVENTS_SQL = `WITH inserted AS (
+  INSERT INTO user_events (${cols}, source_bucket, source_key, source_line)
+  SELECT ${EVENT_COLUMNS.map((c) => `s.${c}`).join(', ')}, o.bucket, o.key, s.line_number
+    FROM ingest_batch_stage s JOIN ${BATCH_OBJECTS} ON o.n = s.obj
+   WHERE s.reason IS NULL
+   ORDER BY s.event_id, s.obj, s.line_number
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING source_bucket, source_key)
+SELECT source_bucket AS bucket, source_key AS key, count(*)::int AS inserted FROM inserted GROUP BY 1, 2`;
+
+const BATCH_MERGE_REJECTS_SQL = `INSERT INTO rejected_events (source_bucket, source_key, source_etag, line_number, reason, raw_line)
+  SELECT o.bucket, o.key, o.etag, s.line_number, s.reason, s.raw_line
+    FROM ingest_batch_stage s JOIN ${BATCH_OBJECTS} ON o.n = s.obj
+   WHERE s.reason IS NOT NULL
+  ON CONFLICT (source_bucket, source_key, source_etag, line_number) DO NOTHING`;
+
+const batchStaged = new WeakSet<pg.ClientBase>();
+
+/** Create the connection's batch stage once (outside a transaction, as {@link ensureStage}). */
+export async function ensureBatchStage(client: pg.ClientBase): Promise<void> {
+  if (batchStaged.has(client)) return;
+  await client.query(BATCH_STAGE_DDL);
+  batchStaged.add(client);
+}
+
+type Versioned = ObjectRef & { etag: string };
+const columns = (refs: readonly Versioned[]) => [
+  refs.map((r) => r.bucket),
+  refs.map((r) => r.key),
+  refs.map((r) => r.etag),
+];
+
+/** Which of these object versions the ledger already holds (one indexed read for the batch). */
+export async function ingestedAmong(client: pg.ClientBase, refs: readonly Versioned[]): Promise<Set<string>> {
+  const res = await client.query<{ bucket: string; key: string; etag: string }>(
+    `SELECT i.bucket, i.key, i.etag FROM ingested_objects i JOIN ${BATCH_OBJECTS}
+        ON i.bucket = o.bucket AND i.key = o.key AND i.etag = o.etag`,
+    columns(refs),
+  );
+  return new Set(res.rows.map((r) => versionId(r)));
+}
+
+/** One string per object version, for sets and maps. */
+export function versionId(ref: { bucket: string; key: string; etag: string }): string {
+  return JSON.stringify([ref.bucket, ref.key, ref.etag]);
+}
+
+/**
+ * Claim several object versions inside the open transaction (see {@link claimObject}), in key order
+ * so two batches claiming overlapping objects cannot deadlock. Returns the ones claimed.
+ */
+export async function claimObjects(client: pg.ClientBase, refs: readonly Versioned[]): Promise<Set<string>> {
+  const res = await client.query<{ bucket: string; key: string; etag: string }>(
+    `INSERT INTO ingested_objects (bucket, key, etag, size, status, object_created_at)
+     SELECT o.bucket, o.key, o.etag, o.size, 'ingested', o.created
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+            AS o(bucket, key, etag, size, created)
+      ORDER BY o.bucket, o.key, o.etag
+     ON CONFLICT (bucket, key, etag) DO NOTHING
+     RETURNING bucket, key, etag`,
+    [...columns(refs), refs.map((r) => r.size ?? null), refs.map((r) => r.eventTime ?? null)],
+  );
+  return new Set(res.rows.map((r) => versionId(r)));
+}
+
+/** Stream one object's COPY text into the batch stage as object number `n` (1-based). */
+export async function copyToBatchStage(client: pg.ClientBase, n: number, source: Readable): Promise<void> {
+  await client.query(`SELECT set_config('ingest.obj', $1, true)`, [String(n)]);
+  await pipeline(source, client.query(copyFrom(BATCH_COPY_SQL)));
+}
+
+/** Merge the batch stage; returns rows inserted per object (by bucket and key). */
+export async function mergeBatchStage(
+  client: pg.ClientBase,
+  refs: readonly Versioned[],
+): Promise<Map<string, number>> {
+  const events = await client.query<{ bucket: string; key: string; inserted: number }>(
+    BATCH_MERGE_EVENTS_SQL,
+    columns(refs),
+  );
+  await client.query(BATCH_MERGE_REJECTS_SQL, columns(refs));
+  return new Map(events.rows.map((r) => [JSON.stringify([r.bucket, r.key]), r.inserted]));
+}
+
+/** Fill in the claimed ledger rows of a batch in one statement (see {@link completeObject}). */
+export async function completeObjects(
+  client: pg.ClientBase,
+  entries: readonly { ref: Versioned; entry: LedgerEntry }[],
+): Promise<void> {
+  const refs = entries.map((e) => e.ref);
+  const pick = <K extends keyof LedgerEntry>(k: K) => entries.map((e) => e.entry[k]);
+  await client.query(
+    `UPDATE ingested_objects i
+        SET status = u.status, error = u.error, rows_total = u.total, rows_inserted = u.inserted,
+            rows_duplicate = u.duplicate, rows_rejected = u.rejected, ingested_at = clock_timestamp()
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[])
+            AS u(bucket, key, etag, status, error, total, inserted, duplicate, rejected)
+      WHERE i.bucket = u.bucket AND i.key = u.key AND i.etag = u.etag`,
+    [
+      ...columns(refs),
+      pick('status'),
+      pick('error'),
+      pick('rowsTotal'),
+      pick('rowsInserted'),
+      pick('rowsDuplicate'),
+      pick('rowsRejected'),
+    ],
+  );
+}
