@@ -266,6 +266,8 @@ export class PipelineStack extends Stack {
       timeout: Duration.seconds(topology.generator.timeoutSeconds),
       memorySize: topology.generator.memoryMb,
       description: 'Writes CSV objects of fake e-commerce events to the events bucket',
+      // A failed tick is replaced by the next one; async retries would only bunch objects up.
+      retryAttempts: 0,
       environment: {
         BUCKET_NAME: this.bucket.bucketName,
         KEY_PREFIX: topology.notification.prefix,

@@ -157,6 +157,10 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       expect(fn.Properties?.VpcConfig).toBeUndefined();
       expect(fn.Properties?.Timeout).toBe(topology.generator.timeoutSeconds);
       expect(fn.Properties?.MemorySize).toBe(topology.generator.memoryMb);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionId(template, 'generator') },
+        MaximumRetryAttempts: 0,
+      });
     });
 
     it('ingest reads the secret through the proxy, inside the VPC, and knows the DLQ', () => {
