@@ -16,13 +16,12 @@ const FUNCTIONS = ['generator', 'ingest', 'migrate'] as const;
  */
 describe('full synth with bundling', { timeout: 120_000 }, () => {
   let synth: Synthesized;
-  let seconds = 0;
   beforeAll(() => {
+    // Timed for information only: speed targets belong to benchmarks, not to pass/fail tests.
     const started = performance.now();
     // CloudFormation schema validation is covered by the cdk-nag tests; here only the bundles matter.
     synth = synthPipeline({}, { bundle: true, cfnValidation: false });
-    seconds = (performance.now() - started) / 1000;
-    console.info(`full synth with bundling took ${seconds.toFixed(1)} s`);
+    console.info(`full synth with bundling took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }, 120_000);
   afterAll(() => synth?.dispose());
 
@@ -33,10 +32,6 @@ describe('full synth with bundling', { timeout: 120_000 }, () => {
     expect(key, `${name} should be a bundled asset, not inline code`).toMatch(/^[0-9a-f]{64}\.zip$/);
     return path.join(synth.outdir, `asset.${(key as string).replace(/\.zip$/, '')}`);
   }
-
-  it('stays well under a minute', () => {
-    expect(seconds).toBeLessThan(60);
-  });
 
   it.each(FUNCTIONS)('%s: an ESM bundle with a source map and an index.handler entry', (name) => {
     const dir = assetDir(name);
