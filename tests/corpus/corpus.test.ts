@@ -3,9 +3,11 @@ import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestBatch } from '../../functions/ingest/batch.ts';
 import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
 import { processRecord, type RecordDeps } from '../../functions/ingest/record.ts';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
+import { topology } from '../../infra/topology.ts';
 import { ROOT } from '../../scripts/local/runtime.ts';
 import {
   type MessageContext,
@@ -143,6 +145,44 @@ describe('bad-input corpus: objects', () => {
       await assertObject(key, etag, want);
     });
   }
+});
+
+describe('bad-input corpus: objects in SQS-sized batches (the handler ingests a batch in one transaction)', () => {
+  it('every case gives the same outcome inside a batch as alone, and bad objects do not affect the others', async () => {
+    const built = await Promise.all(
+      objectCases.map(async (c) => {
+        const { body, expect: want } = c.build();
+        const key = `events/2026/11/21/13/batch-${c.id}.csv`;
+        return { id: c.id, key, etag: await put(key, body), want };
+      }),
+    );
+    const size = topology.ingest.batchSize;
+    for (let i = 0; i < built.length; i += size) {
+      const batch = built.slice(i, i + size);
+      const outcomes = await ingestBatch(
+        deps,
+        batch.map((b) => ({
+          bucket: BUCKET,
+          key: b.key,
+          etag: b.etag,
+          eventTime: new Date(NOW).toISOString(),
+        })),
+      );
+      for (const [j, b] of batch.entries()) {
+        const o = outcomes[j];
+        expect(o, b.id).not.toBeInstanceOf(Error);
+        expect(o, b.id).toMatchObject({
+          key: b.key,
+          status: b.want.status,
+          rowsTotal: b.want.rowsTotal,
+          rowsInserted: b.want.inserted,
+          rowsDuplicate: b.want.duplicate,
+          rowsRejected: b.want.rejected.length,
+        });
+        await assertObject(b.key, b.etag, b.want);
+      }
+    }
+  });
 });
 
 describe('bad-input corpus: messages', () => {
