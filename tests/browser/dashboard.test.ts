@@ -199,6 +199,7 @@ describe.skipIf(!hasChromium)(`dashboard in Chromium (${CHROMIUM})`, () => {
     expect(await page.locator('#objects tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#rejects tbody tr').count()).toBeGreaterThan(0);
     expect(Number(await page.locator('#lat-object td').first().textContent())).toBeGreaterThan(0);
+    expect(Number(await page.locator('#lat-processing td').first().textContent())).toBeGreaterThan(0);
     expect(await page.locator('#chart-rates canvas').count()).toBeGreaterThan(0);
     expect(foreignRequests).toEqual([]);
     expect(pageErrors).toEqual([]);

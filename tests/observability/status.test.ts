@@ -98,6 +98,11 @@ it('prints queue depth, DLQ, the ledger counts and the last failed object, equal
   expect(report.database.failures.map((f) => f.key)).toEqual(['events/status/wrong.csv']);
   expect(report.database.failures[0]?.error).toMatch(/^header_mismatch/);
   expect(report.database.latency.objectToCommit.n).toBe(3);
+  expect(report.database.latency.processing.n).toBe(3);
+  // Processing is part of the time from creation to commit.
+  expect(report.database.latency.processing.max ?? Infinity).toBeLessThanOrEqual(
+    report.database.latency.objectToCommit.max ?? 0,
+  );
   const rejected = report.database.reasons.reduce((a, r) => a + r.rows, 0);
   expect(rejected).toBe(truth.rows[0]?.rowsRejected);
 

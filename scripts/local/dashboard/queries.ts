@@ -55,6 +55,13 @@ export interface Latency {
   objectToCommit: Percentiles;
   /** `event_timestamp` → committed, per event. */
   eventToCommit: Percentiles;
+  /**
+   * Ingest's own time, per object: the start of the transaction that committed it (the ledger
+   * claim, `first_seen_at`) → its ledger row filled in (`ingested_at`): read, validate, COPY, merge.
+   * Objects of one SQS batch share a transaction, so this is the batch's processing time, like the
+   * "processing time" of Spark's streaming UI.
+   */
+  processing: Percentiles;
 }
 
 const PERCENTILES = `count(*) AS n,
@@ -69,7 +76,7 @@ const PERCENTILES = `count(*) AS n,
  * tax every insert — so an event that waited longer than the window before its commit is not counted.
  */
 export async function readLatency(db: Queryable, windowMinutes = 15): Promise<Latency> {
-  const [objects, events] = await Promise.all([
+  const [objects, events, processing] = await Promise.all([
     db.query<Record<string, string | null>>(
       `SELECT ${PERCENTILES} FROM (
          SELECT extract(epoch FROM ingested_at - object_created_at) * 1000 AS ms
@@ -85,11 +92,19 @@ export async function readLatency(db: Queryable, windowMinutes = 15): Promise<La
           WHERE event_timestamp >= now() - make_interval(mins => $1)) AS e`,
       [windowMinutes],
     ),
+    db.query<Record<string, string | null>>(
+      `SELECT ${PERCENTILES} FROM (
+         SELECT extract(epoch FROM ingested_at - first_seen_at) * 1000 AS ms
+           FROM ingested_objects
+          WHERE ingested_at >= now() - make_interval(mins => $1) AND status = 'ingested') AS p`,
+      [windowMinutes],
+    ),
   ]);
   return {
     windowMinutes,
     objectToCommit: percentiles(objects.rows[0]),
     eventToCommit: percentiles(events.rows[0]),
+    processing: percentiles(processing.rows[0]),
   };
 }
 

@@ -206,6 +206,7 @@ export function formatReport(r: Report): string {
     `${label} p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)}, max ${ms(p.max)} (n=${n.format(p.n)})`;
   lines.push(pct(`latency      object created → committed, last ${l.windowMinutes} min:`, l.objectToCommit));
   lines.push(pct(`             event → committed, last ${l.windowMinutes} min:`, l.eventToCommit));
+  lines.push(pct(`             ingest transaction, last ${l.windowMinutes} min:`, l.processing));
   lines.push(
     `rejects      ${reasons.length ? reasons.map((x) => `${x.reason} ${n.format(x.rows)}`).join(', ') : 'none'}`,
   );

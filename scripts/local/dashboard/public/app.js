@@ -125,6 +125,7 @@
       $('latency-window').textContent = `last ${snap.latency.windowMinutes} min`;
       latencyRow('lat-object', snap.latency.objectToCommit);
       latencyRow('lat-event', snap.latency.eventToCommit);
+      latencyRow('lat-processing', snap.latency.processing);
     }
     $('summary-window').textContent = `last ${snap.summaryHours} h, by event type`;
     fillTable('summary', snap.summary, (tr, r) => {
