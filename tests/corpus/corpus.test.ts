@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestBatch } from '../../functions/ingest/batch.ts';
 import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
@@ -185,15 +186,15 @@ describe('bad-input corpus: objects in SQS-sized batches (the handler ingests a 
   });
 });
 
-describe('bad-input corpus: messages', () => {
-  const ctx: MessageContext = {
-    bucket: BUCKET,
-    put: (key, body) => put(key, body),
-    remove: async (key) => {
-      await aws.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
-    },
-  };
+const ctx: MessageContext = {
+  bucket: BUCKET,
+  put: (key, body) => put(key, body),
+  remove: async (key) => {
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+  },
+};
 
+describe('bad-input corpus: messages', () => {
   for (const c of messageCases) {
     it(`${c.id}: ${c.title}`, async () => {
       const { body, expect: deliveries } = await c.build(ctx);
@@ -245,5 +246,73 @@ describe('bad-input corpus: messages', () => {
       'SELECT count(*)::int AS n FROM ingested_objects WHERE rows_total <> rows_inserted + rows_duplicate + rows_rejected',
     );
     expect(rows[0].n).toBe(0);
+  });
+});
+
+describe('bad-input corpus: messages through the Lambda handler, all in one SQS batch', () => {
+  it('acknowledges every record (no batchItemFailures), dead-letters the poison ones, and the ledger matches', async () => {
+    // The handler reads its configuration from the environment at import, as on Lambda.
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: aws.endpoint.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      DATABASE_URL: db.url,
+      DLQ_URL: dlqUrl,
+    });
+    try {
+      const { handler } = await import('../../functions/ingest/handler.ts');
+      const built = [];
+      for (const c of messageCases) built.push({ id: c.id, ...(await c.build(ctx)) });
+      const records = built.flatMap((b) => b.expect.map(() => sqsRecord(b.body)));
+      const context = {
+        awsRequestId: 'corpus',
+        functionName: 'ingest',
+        getRemainingTimeInMillis: () => 60_000,
+      } as unknown as Context;
+      const response = await handler({ Records: records }, context);
+      expect(response.batchItemFailures).toEqual([]);
+
+      for (const b of built) {
+        for (const want of b.expect) {
+          if (want.kind !== 'objects') continue;
+          for (const o of want.objects) {
+            if (o.status === 'skipped') continue;
+            const { rows } = await db.pool.query<{
+              status: string;
+              error: string | null;
+              rows_inserted: number;
+            }>(
+              'SELECT status, error, rows_inserted FROM ingested_objects WHERE bucket = $1 AND key = $2 AND status = $3',
+              [BUCKET, o.key, o.status],
+            );
+            expect(rows.length, `${b.id}: ${o.key} ${o.status}`).toBeGreaterThanOrEqual(1);
+            if (o.error) expect(rows[0]?.error).toMatch(new RegExp(`^${o.error}`));
+            if (o.status === 'ingested') expect(rows.map((r) => r.rows_inserted)).toContain(o.inserted);
+          }
+        }
+      }
+      const deadLettered = built.filter((b) => b.expect.some((e) => e.kind === 'dead-lettered'));
+      const got = new Set<string>();
+      for (;;) {
+        const out = await aws.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: dlqUrl,
+            MessageAttributeNames: ['All'],
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            VisibilityTimeout: 60,
+          }),
+        );
+        if (!out.Messages?.length) break;
+        for (const m of out.Messages)
+          if (records.some((r) => r.messageId === m.MessageAttributes?.sourceMessageId?.StringValue))
+            got.add(m.Body ?? '');
+      }
+      expect([...got].sort()).toEqual(deadLettered.map((b) => b.body).sort());
+    } finally {
+      process.env = saved;
+    }
   });
 });
