@@ -207,5 +207,6 @@ describe.skipIf(!hasChromium)(`dashboard in Chromium (${CHROMIUM})`, () => {
     await mkdir(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await page.close();
-  });
+    // Pipeline, browser and several waits on signals: room for a loaded CI machine.
+  }, 120_000);
 });

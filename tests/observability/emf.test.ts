@@ -234,4 +234,5 @@ it('writes EMF metrics with the design names, one line per invocation, and JSON 
   }
   const failed = logs.find((l) => l.message === 'object failed');
   expect(failed).toMatchObject({ key: 'events/observability/bad-header.csv', status: 'failed' });
-});
+  // A child process compiles and starts the whole pipeline: room for a loaded CI machine.
+}, 120_000);
