@@ -254,6 +254,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
         status,
         onError: (e) => log(`dashboard: ${(e as Error).message}`),
       });
+      if (options.dashboardPort !== 0 && dashboard.port !== options.dashboardPort)
+        log(`dashboard: port ${options.dashboardPort} is taken, using ${dashboard.port}`);
       // Pushed last, so stopped first: it reads the pool and queues the other stops close.
       stops.push(() => dashboard?.stop() ?? Promise.resolve());
     }
