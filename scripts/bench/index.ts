@@ -7,7 +7,7 @@
  * notification → SQS → Lambda-style poller → the ingest handler (in its own process) → PostgreSQL
  * (`DATABASE_URL`, a fresh database per repetition). Figures are medians over repetitions.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,18 +30,21 @@ import {
   templateDatabase,
   until,
 } from './harness.ts';
-import { type BenchResults, renderMarkdown, renderSvg, renderTable } from './report.ts';
+import { type BenchResults, type FullSizeLarge, renderMarkdown, renderSvg, renderTable } from './report.ts';
 
 const HELP = `Usage: npm run bench -- [options]
   --quick                 small sizes (≤ 30 s), for CI; writes to .data/bench-quick/ unless told otherwise
-  --reps <n>              repetitions per figure (default 3; the median is reported)
-  --objects <n>           objects per end-to-end run (default 300; quick 20)
+  --reps <n>              repetitions per figure (default 3, quick 1; the median is reported)
+  --objects <n>           objects per end-to-end run (default 200; quick 10)
   --rows-per-object <n>   rows per object (default ${topology.generator.eventsPerObject}, the generator's)
-  --half-seconds <s>      duration of each half-load run (default 6; quick 2)
-  --large-rows <n>        rows of the large object (default 1000000; quick 50000)
+  --half-seconds <s>      duration of each half-load run (default 5; quick 1)
+  --large-rows <n>        rows of the large object (default 500000; quick 20000)
   --large-reps <n>        repetitions of the large object (default = --reps)
   --results <file>        where to write the JSON (default bench/results.json)
   --docs <dir>            where to write performance.md and performance.svg (default docs/)
+  --render <results.json> only re-render performance.md and the chart from a results file
+  --large-only            run only the large-object scenario; with --results, write its figures there
+                          (bench/large-object.json is shown in the report as the full-size run)
   --profile <dir>         write a CPU profile of every ingest worker there (node --cpu-prof)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
@@ -58,6 +61,8 @@ const { values: args } = parseArgs({
     results: { type: 'string' },
     docs: { type: 'string' },
     profile: { type: 'string' },
+    'large-only': { type: 'boolean', default: false },
+    render: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -70,10 +75,10 @@ const quick = args.quick;
 const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
 const config = {
   reps: num(args.reps, quick ? 1 : 3),
-  objects: num(args.objects, quick ? 10 : 300),
+  objects: num(args.objects, quick ? 10 : 200),
   rowsPerObject: num(args['rows-per-object'], topology.generator.eventsPerObject),
-  halfSeconds: num(args['half-seconds'], quick ? 1 : 6),
-  largeRows: num(args['large-rows'], quick ? 20_000 : 1_000_000),
+  halfSeconds: num(args['half-seconds'], quick ? 1 : 5),
+  largeRows: num(args['large-rows'], quick ? 20_000 : 500_000),
   largeReps: num(args['large-reps'], num(args.reps, quick ? 1 : 3)),
   generatorSeconds: quick ? 0.3 : 1,
   batchSize: topology.ingest.batchSize,
@@ -120,6 +125,16 @@ const medianPcts = (runs: { p50: number; p95: number; p99: number }[]) => ({
   p99: median(runs.map((r) => r.p99)),
 });
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Figures of a separate full-size large-object run (`--large-only`), shown in the report when present. */
+const FULL_SIZE_LARGE = path.join(ROOT, 'bench', 'large-object.json');
+async function fullSizeLarge(): Promise<FullSizeLarge | undefined> {
+  try {
+    return JSON.parse(await readFile(FULL_SIZE_LARGE, 'utf8')) as FullSizeLarge;
+  } catch {
+    return undefined; // not measured yet
+  }
+}
 
 /** A set of CSV objects, generated before any timing starts. */
 interface Files {
@@ -375,6 +390,23 @@ async function main(): Promise<void> {
 }
 
 async function scenarios(reps: number, postgres: string, loadBefore: number): Promise<void> {
+  if (args['large-only']) {
+    const ep = await benchEndpoint();
+    try {
+      const large = await largeObject(ep, config.largeRows, config.largeReps);
+      const out: FullSizeLarge = {
+        ...large,
+        reps: config.largeReps,
+        loadAverage: os.loadavg()[0] ?? 0,
+        at: new Date().toISOString(),
+      };
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      if (args.results) await writeFile(path.resolve(args.results), `${JSON.stringify(out, null, 2)}\n`);
+    } finally {
+      await ep.stop();
+    }
+    return;
+  }
   progress(`generator: ${reps} × ${config.generatorSeconds} s`);
   const generatorRuns = Array.from({ length: reps }, () => generatorRate(config.generatorSeconds));
   progress(`  generator: ${generatorRuns.map(fmt).join(', ')} events/s`);
@@ -507,7 +539,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     await mkdir(docsDir, { recursive: true });
     await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results));
+    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await fullSizeLarge()));
     process.stdout.write(`${renderTable(results)}\n`);
     progress(
       `wrote ${path.relative(ROOT, resultsPath)}, ${path.relative(ROOT, path.join(docsDir, 'performance.md'))} and performance.svg`,
@@ -517,4 +549,13 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
   }
 }
 
-await main();
+if (args.render) {
+  // Re-render the report from a results file (e.g. after editing the report's text), no measuring.
+  const results = JSON.parse(await readFile(path.resolve(args.render), 'utf8')) as BenchResults;
+  await mkdir(docsDir, { recursive: true });
+  await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
+  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await fullSizeLarge()));
+  process.stdout.write(`${renderTable(results)}\n`);
+} else {
+  await main();
+}
