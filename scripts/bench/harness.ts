@@ -123,8 +123,11 @@ export interface BenchEndpoint {
   url: string;
   s3: S3Client;
   sqs: SQSClient;
-  /** New bucket/queue/DLQ with S3 → SQS notifications, named uniquely. */
-  lane(): Promise<Lane>;
+  /**
+   * New queue/DLQ with S3 → SQS notifications, named uniquely, for a new bucket or for `bucket`
+   * (then this lane takes over the bucket's notifications).
+   */
+  lane(bucket?: string): Promise<Lane>;
   /** Delete the lane's objects (the endpoint keeps them in memory). */
   empty(lane: Lane): Promise<void>;
   stop(): Promise<void>;
@@ -154,10 +157,10 @@ export async function benchEndpoint(): Promise<BenchEndpoint> {
     url: endpoint.url,
     s3,
     sqs,
-    lane: async () => {
+    lane: async (bucket?: string) => {
       const id = randomBytes(4).toString('hex');
       const resources = await ensureResources(s3, sqs, {
-        bucket: `bench-${id}`,
+        bucket: bucket ?? `bench-${id}`,
         queue: `bench-${id}`,
         dlq: `bench-${id}-dlq`,
       });

@@ -311,18 +311,21 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
   const runs: { seconds: number; peakRssMb: number }[] = [];
   try {
     for (let r = 0; r < reps; r++) {
+      // A queue of its own per repetition: a long poll cut short when the previous worker stopped
+      // can leave the endpoint holding a receive that would swallow the next message.
+      const repLane = await ep.lane(bucket);
       const db = await freshDatabase(adminUrl, template);
       const worker = await startWorker({
         databaseUrl: db.url,
         endpointUrl: ep.url,
-        lane,
+        lane: repLane,
         batchingWindowMs: 0,
       });
       let seconds = Number.NaN;
       let peakRssMb = Number.NaN;
       try {
         const started = Date.now();
-        lane.bridge.notify(created);
+        repLane.bridge.notify(created);
         await until(
           'the large object in the ledger',
           async () => ((await ledgerCount(db.pool, bucket, key)) === 1 ? true : undefined),
