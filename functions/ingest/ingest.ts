@@ -276,15 +276,25 @@ export interface StageCounts {
   newestEventMs: number | undefined;
 }
 
+/** Receives rows instead of the stage's COPY text (see {@link stageLines}). */
+export interface RowSink {
+  /** A valid row: its line, its (normalized) event_id and its values as COPY CSV, in column order. */
+  valid(line: number, eventId: string, values: string): void;
+  /** A rejected row: its line, the reason and its raw text quoted for COPY CSV. */
+  reject(line: number, reason: RejectReason, quotedRaw: string): void;
+}
+
 /**
  * Decode, split, validate and serialize the object as COPY text for the stage: one CSV line per
- * record, valid or not. Throws {@link BadObjectError} when the bytes are not UTF-8.
+ * record, valid or not. With a `sink`, rows go to it instead and nothing is yielded. Throws
+ * {@link BadObjectError} when the bytes are not UTF-8.
  */
 export async function* stageLines(
   body: AsyncIterable<Uint8Array>,
   clock: () => number,
   counts: StageCounts,
   onHeaderProblem: (problem: string) => void,
+  sink?: RowSink,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const validate = createValidator(clock);
@@ -297,7 +307,8 @@ export async function* stageLines(
     counts.rejected++;
     // Raw text is kept verbatim, except NUL, which PostgreSQL text cannot hold.
     const raw = record.raw.includes('\u0000') ? record.raw.replaceAll('\u0000', '\uFFFD') : record.raw;
-    out += `${record.line},${reason},${quote(raw)}${EMPTY_EVENT}\n`;
+    if (sink) sink.reject(record.line, reason, quote(raw));
+    else out += `${record.line},${reason},${quote(raw)}${EMPTY_EVENT}\n`;
   };
   const reader = new CsvReader((record) => {
     if (!headerSeen) {
@@ -320,9 +331,10 @@ export async function* stageLines(
     if (counts.newestEventMs === undefined || v.timeMs > counts.newestEventMs)
       counts.newestEventMs = v.timeMs;
     const values = eventValues(v.event);
-    let line = `${record.line},,`;
-    for (const value of values) line += `,${quote(value)}`;
-    out += `${line}\n`;
+    let line = quote(values[0] as string);
+    for (let i = 1; i < values.length; i++) line += `,${quote(values[i] as string)}`;
+    if (sink) sink.valid(record.line, v.event.event_id, line);
+    else out += `${record.line},,,${line}\n`;
   });
 
   try {
@@ -354,7 +366,7 @@ export async function* stageLines(
 const EMPTY_EVENT = ','.repeat(EVENT_COLUMNS.length);
 
 /** Quote a value for COPY's CSV format when needed; an empty string must be quoted to stay non-NULL. */
-function quote(value: string): string {
+export function quote(value: string): string {
   if (value === '') return '""';
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);

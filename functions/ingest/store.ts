@@ -283,3 +283,45 @@ export async function completeObjects(
     ],
   );
 }
+
+const DIRECT_EVENTS_COPY = `COPY user_events (${cols}, source_bucket, source_key, source_line) FROM STDIN (FORMAT csv)`;
+const DIRECT_REJECTS_COPY = `COPY rejected_events (source_bucket, source_key, source_etag, line_number, reason, raw_line)
+  FROM STDIN (FORMAT csv)`;
+
+/** The event_ids among `ids` that `user_events` already holds (one index scan for the batch). */
+export async function presentEventIds(client: pg.ClientBase, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const res = await client.query<{ id: string }>(
+    'SELECT event_id::text AS id FROM user_events WHERE event_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Set(res.rows.map((r) => r.id));
+}
+
+/**
+ * COPY lines straight into `user_events` (event columns, source bucket, key, line) or
+ * `rejected_events` (bucket, key, etag, line, reason, raw). Any conflict fails the statement: the
+ * caller only sends rows it has checked, and falls back to the merge when a concurrent writer won.
+ */
+export async function copyDirect(
+  client: pg.ClientBase,
+  table: 'user_events' | 'rejected_events',
+  lines: readonly string[],
+): Promise<void> {
+  if (lines.length === 0) return;
+  const sql = table === 'user_events' ? DIRECT_EVENTS_COPY : DIRECT_REJECTS_COPY;
+  await pipeline(
+    (function* () {
+      let out = '';
+      for (const line of lines) {
+        out += line;
+        if (out.length >= 256 * 1024) {
+          yield out;
+          out = '';
+        }
+      }
+      if (out) yield out;
+    })(),
+    client.query(copyFrom(sql)),
+  );
+}

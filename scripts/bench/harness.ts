@@ -253,7 +253,11 @@ export interface WorkerOptions {
 /** A running ingest worker process. */
 export interface IngestWorker {
   /** Stop polling after the batches in flight; resolves with the worker's peak RSS (MB). */
-  stop(): Promise<{ peakRssMb: number; stats: Extract<WorkerMessage, { type: 'stopped' }>['stats'] }>;
+  stop(): Promise<{
+    peakRssMb: number;
+    cpuSeconds: number;
+    stats: Extract<WorkerMessage, { type: 'stopped' }>['stats'];
+  }>;
   /** Last lines the worker wrote to stderr (warnings, errors). */
   stderr(): string;
 }
@@ -307,7 +311,7 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       child.send({ type: 'stop' });
       const m = (await stopped) as Extract<WorkerMessage, { type: 'stopped' }>;
       await exited;
-      return { peakRssMb: m.peakRssMb, stats: m.stats };
+      return { peakRssMb: m.peakRssMb, cpuSeconds: m.cpuSeconds, stats: m.stats };
     },
   };
 }

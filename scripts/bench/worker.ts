@@ -16,7 +16,7 @@ import { type SqsHandler, SqsPoller } from '../local/poller.ts';
 /** What the worker tells the parent. */
 export type WorkerMessage =
   | { type: 'ready'; rssMb: number }
-  | { type: 'stopped'; peakRssMb: number; stats: SqsPoller['stats'] };
+  | { type: 'stopped'; peakRssMb: number; cpuSeconds: number; stats: SqsPoller['stats'] };
 
 const send = (m: WorkerMessage) => process.send?.(m);
 
@@ -45,11 +45,19 @@ const poller = new SqsPoller(sqs, ingest.handler as SqsHandler, {
 });
 poller.onError = (e: unknown) => process.stderr.write(`ingest worker: ${(e as Error).message}\n`);
 poller.start();
+/** CPU used from here on (after start-up and module loading): the ingest work itself. */
+const startCpu = process.cpuUsage();
 
 process.on('message', (m: { type?: string }) => {
   if (m?.type !== 'stop') return;
   void poller.stop().then(() => {
-    send({ type: 'stopped', peakRssMb: peakRssMb(), stats: poller.stats });
+    const cpu = process.cpuUsage(startCpu);
+    send({
+      type: 'stopped',
+      peakRssMb: peakRssMb(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      stats: poller.stats,
+    });
     sqs.destroy();
     // The handler's pool and clients live for the container's life; the process ends here.
     process.disconnect?.();

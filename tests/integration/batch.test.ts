@@ -18,15 +18,21 @@ const BUCKET = 'batch-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 let one: TestDatabase;
 let batched: TestDatabase;
+let staged: TestDatabase;
 let aws: TestEndpoint;
 
 beforeAll(async () => {
-  [one, batched, aws] = await Promise.all([freshDatabase(), freshDatabase(), testEndpoint()]);
+  [one, batched, staged, aws] = await Promise.all([
+    freshDatabase(),
+    freshDatabase(),
+    freshDatabase(),
+    testEndpoint(),
+  ]);
   await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 });
 afterAll(async () => {
   await aws?.stop();
-  await Promise.all([one?.drop(), batched?.drop()]);
+  await Promise.all([one?.drop(), batched?.drop(), staged?.drop()]);
 });
 
 const deps = (db: TestDatabase, s3: S3Client = aws.s3): IngestDeps => ({
@@ -44,6 +50,8 @@ async function put(body: string | Uint8Array): Promise<ObjectRef> {
     bucket: BUCKET,
     key,
     etag: (out.ETag ?? '').replace(/"/g, ''),
+    // The size, as notifications carry it: small batches then take the direct-COPY path.
+    size: typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     eventTime: new Date(NOW - 1000).toISOString(),
   };
 }
@@ -84,7 +92,7 @@ describe('ingest of a batch of objects in one transaction', () => {
       await put(csv([row()], 'something,else')), // header mismatch: failed, rows rejected
       await put(csv([row({ event_type: 'PURCHASE', device_type: 'Tablet', product_price: '12.5' })])),
     ];
-    for (const db of [one, batched]) await ingestObject(deps(db), early);
+    for (const db of [one, batched, staged]) await ingestObject(deps(db), early);
 
     const sequential: (ObjectResult | TransientError)[] = [];
     for (const ref of refs) sequential.push(await ingestObject(deps(one), ref));
@@ -107,6 +115,19 @@ describe('ingest of a batch of objects in one transaction', () => {
     ]);
     const [a, b] = [await snapshot(one), await snapshot(batched)];
     expect(b).toEqual(a);
+
+    // Without sizes (or over the direct path's limit) the batch streams through the stage and merge:
+    // the same again.
+    const stagedDeps = deps(staged);
+    const throughStage = await ingestBatch(
+      stagedDeps,
+      refs.map(({ size: _, ...ref }) => ref),
+    );
+    expect(
+      (stagedDeps.logger as ReturnType<typeof recordingLogger>).lines.filter((l) => l.level === 'warn'),
+    ).toEqual([]);
+    expect(throughStage.map(comparable)).toEqual(sequential.map(comparable));
+    expect(await snapshot(staged)).toEqual(a);
     expect(b.events.length).toBe(20 + 35 + 1 + 1 + 1);
     // The invariant, per object.
     for (const l of b.ledger)
@@ -118,6 +139,48 @@ describe('ingest of a batch of objects in one transaction', () => {
     const replay = await ingestBatch(deps(batched), refs);
     expect(replay.every((r) => !(r instanceof TransientError) && r.status === 'skipped')).toBe(true);
     expect(await snapshot(batched)).toEqual(b);
+  });
+
+  it('falls back to the merge when a concurrent writer inserts one of its events after the probe', async () => {
+    const contested = row();
+    const refs = [await put(csv([row(), contested, row()])), await put(csv([row(), row()]))];
+    // Another transaction holds the contested event_id, uncommitted: the batch's probe cannot see it
+    // and its COPY waits on it; when the other commits, the COPY fails on the primary key.
+    const other = await batched.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO user_events (event_id, event_type, user_id, session_id, product_id, product_name,
+           product_category, product_price, quantity, device_type, event_timestamp, source_bucket, source_key, source_line)
+         VALUES ($1, 'view', 'u', 's', 'p', 'n', 'c', 1, 1, 'mobile', now(), 'other', 'other', 1)`,
+        [contested.event_id],
+      );
+      const batchDeps = deps(batched);
+      const pending = ingestBatch(batchDeps, refs);
+      for (let i = 0; ; i++) {
+        const { rows } = await batched.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if ((rows[0]?.n ?? 0) > 0) break;
+        if (i > 200) throw new Error('the batch never waited on the uncommitted row');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await other.query('COMMIT');
+      const out = await pending;
+      expect(out.map((r) => (r instanceof TransientError ? 'transient' : r.status))).toEqual([
+        'ingested',
+        'ingested',
+      ]);
+      expect(out[0]).toMatchObject({ rowsTotal: 3, rowsInserted: 2, rowsDuplicate: 1 });
+      const log = (batchDeps.logger as ReturnType<typeof recordingLogger>).lines;
+      expect(log.some((l) => l.message.startsWith('batch transaction failed'))).toBe(true);
+      const { rows } = await batched.pool.query('SELECT source_key FROM user_events WHERE event_id = $1', [
+        contested.event_id,
+      ]);
+      expect(rows).toEqual([{ source_key: 'other' }]);
+    } finally {
+      other.release();
+    }
   });
 
   it('fails only the object whose read fails, and records permanently bad objects as failed', async () => {
