@@ -258,6 +258,8 @@ export interface IngestWorker {
     cpuSeconds: number;
     stats: Extract<WorkerMessage, { type: 'stopped' }>['stats'];
   }>;
+  /** CPU seconds the worker has used since it started polling. */
+  cpuSeconds(): Promise<number>;
   /** Last lines the worker wrote to stderr (warnings, errors). */
   stderr(): string;
 }
@@ -306,6 +308,11 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   await next('ready');
   return {
     stderr: () => err,
+    cpuSeconds: async () => {
+      const reply = next('cpu');
+      child.send({ type: 'cpu' });
+      return ((await reply) as Extract<WorkerMessage, { type: 'cpu' }>).cpuSeconds;
+    },
     stop: async () => {
       const stopped = next('stopped');
       child.send({ type: 'stop' });

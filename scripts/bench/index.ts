@@ -161,6 +161,8 @@ interface RunResult {
   latency: { p50: number; p95: number; p99: number };
   summary: LedgerSummary;
   replaySeconds?: number;
+  /** CPU per row during the run (µs): the ingest process, this process (endpoint, bridge, PUTs), all cores × wall. */
+  cpuUsPerRow: { ingestProcess: number; endpointAndDriver: number; available: number };
 }
 
 const RUN_PREFIX = 'events/run/';
@@ -206,6 +208,8 @@ async function endToEnd(
 
     const n = files.buffers.length;
     const key = (i: number) => `${RUN_PREFIX}${String(i).padStart(6, '0')}.csv`;
+    const workerCpu0 = await worker.cpuSeconds();
+    const ownCpu0 = process.cpuUsage();
     const started = Date.now();
     if (options.rate) {
       const interval = 1000 / options.rate;
@@ -237,12 +241,19 @@ async function endToEnd(
         `ledger has ${summary.rowsTotal} rows / ${summary.failed} failed objects; expected ${files.rows} rows`,
       );
     const seconds = (summary.lastIngestedMs - started) / 1000;
+    const ownCpu = process.cpuUsage(ownCpu0);
+    const workerCpu = (await worker.cpuSeconds()) - workerCpu0;
     const result: RunResult = {
       seconds,
       rowsPerSec: files.rows / seconds,
       objectsPerSec: n / seconds,
       latency: pcts(summary.latenciesMs),
       summary,
+      cpuUsPerRow: {
+        ingestProcess: (workerCpu * 1e6) / files.rows,
+        endpointAndDriver: (ownCpu.user + ownCpu.system) / files.rows,
+        available: (seconds * 1e6 * os.cpus().length) / files.rows,
+      },
     };
 
     if (options.replay) {
@@ -505,6 +516,11 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
       halfLoadLatencyMs: medianPcts(halfRuns.map((r) => r.latency)),
       halfLoadObjectsPerSec: halfRate,
       halfLoadDefaultWindowLatencyMs: medianPcts(halfDefaultRuns.map((r) => r.latency)),
+      cpuUsPerRowAtMaxRate: {
+        ingestProcess: median(e2eRuns.map((r) => r.cpuUsPerRow.ingestProcess)),
+        endpointAndDriver: median(e2eRuns.map((r) => r.cpuUsPerRow.endpointAndDriver)),
+        available: median(e2eRuns.map((r) => r.cpuUsPerRow.available)),
+      },
       replaySpeedup: median(e2eRuns.map((r) => r.seconds / (r.replaySeconds ?? Number.NaN))),
       replaySeconds: median(e2eRuns.map((r) => r.replaySeconds ?? Number.NaN)),
       firstIngestSeconds: median(e2eRuns.map((r) => r.seconds)),

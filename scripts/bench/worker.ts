@@ -16,6 +16,7 @@ import { type SqsHandler, SqsPoller } from '../local/poller.ts';
 /** What the worker tells the parent. */
 export type WorkerMessage =
   | { type: 'ready'; rssMb: number }
+  | { type: 'cpu'; cpuSeconds: number }
   | { type: 'stopped'; peakRssMb: number; cpuSeconds: number; stats: SqsPoller['stats'] };
 
 const send = (m: WorkerMessage) => process.send?.(m);
@@ -48,16 +49,15 @@ poller.start();
 /** CPU used from here on (after start-up and module loading): the ingest work itself. */
 const startCpu = process.cpuUsage();
 
+const cpuSeconds = () => {
+  const cpu = process.cpuUsage(startCpu);
+  return (cpu.user + cpu.system) / 1e6;
+};
 process.on('message', (m: { type?: string }) => {
+  if (m?.type === 'cpu') send({ type: 'cpu', cpuSeconds: cpuSeconds() });
   if (m?.type !== 'stop') return;
   void poller.stop().then(() => {
-    const cpu = process.cpuUsage(startCpu);
-    send({
-      type: 'stopped',
-      peakRssMb: peakRssMb(),
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      stats: poller.stats,
-    });
+    send({ type: 'stopped', peakRssMb: peakRssMb(), cpuSeconds: cpuSeconds(), stats: poller.stats });
     sqs.destroy();
     // The handler's pool and clients live for the container's life; the process ends here.
     process.disconnect?.();
