@@ -3,8 +3,10 @@ import type { SQSRecord } from 'aws-lambda';
 import type pg from 'pg';
 import { isTransientInfraError, TransientError } from '../shared/errors.ts';
 import {
+  committedResult,
   type IngestDeps,
   ingestObject,
+  type LoadResult,
   type ObjectResult,
   openObject,
   quote,
@@ -97,15 +99,8 @@ async function inOneTransaction(deps: IngestDeps, refs: readonly VersionedRef[])
         const loaded = await load(deps, client, mine);
         await client.query('COMMIT');
         const committed = deps.clock();
-        for (const [ref, r] of loaded) {
-          const { newestEventMs, ...counts } = r;
-          results.set(versionId(ref), {
-            ...counts,
-            durationMs: committed - started,
-            ...(ref.eventTime ? { latencyMs: Math.max(0, committed - Date.parse(ref.eventTime)) } : {}),
-            ...(newestEventMs !== undefined ? { eventLagMs: Math.max(0, committed - newestEventMs) } : {}),
-          });
-        }
+        for (const [ref, r] of loaded)
+          results.set(versionId(ref), committedResult(r, ref, started, committed));
       } catch (e: unknown) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError as Error;
@@ -135,8 +130,6 @@ async function inOneTransaction(deps: IngestDeps, refs: readonly VersionedRef[])
   }
 }
 
-type Loaded = Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'eventLagMs'> & { newestEventMs?: number };
-
 /**
  * Batches up to this many bytes are read into memory and written with a direct COPY (see
  * {@link loadDirect}); larger ones stream through the stage.
@@ -148,7 +141,7 @@ async function load(
   deps: IngestDeps,
   client: pg.ClientBase,
   refs: readonly VersionedRef[],
-): Promise<Map<VersionedRef, Loaded>> {
+): Promise<Map<VersionedRef, LoadResult>> {
   const bytes = refs.reduce((sum, r) => sum + (r.size ?? Number.POSITIVE_INFINITY), 0);
   return bytes <= DIRECT_MAX_BYTES ? loadDirect(deps, client, refs) : loadStaged(deps, client, refs);
 }
@@ -166,7 +159,7 @@ async function loadDirect(
   deps: IngestDeps,
   client: pg.ClientBase,
   refs: readonly VersionedRef[],
-): Promise<Map<VersionedRef, Loaded>> {
+): Promise<Map<VersionedRef, LoadResult>> {
   const staged: { ref: VersionedRef; counts: StageCounts; headerProblem?: string; inserted: number }[] = [];
   const valid: { id: string; obj: number; text: string }[] = [];
   const rejects: string[] = [];
@@ -233,7 +226,7 @@ async function loadStaged(
   deps: IngestDeps,
   client: pg.ClientBase,
   refs: readonly VersionedRef[],
-): Promise<Map<VersionedRef, Loaded>> {
+): Promise<Map<VersionedRef, LoadResult>> {
   const staged: { ref: VersionedRef; counts: StageCounts; headerProblem?: string }[] = [];
   for (const [i, ref] of refs.entries()) {
     const body = await openObject(deps.s3, ref);
@@ -263,8 +256,8 @@ async function loadStaged(
 async function complete(
   client: pg.ClientBase,
   loaded: readonly { ref: VersionedRef; counts: StageCounts; headerProblem?: string; rowsInserted: number }[],
-): Promise<Map<VersionedRef, Loaded>> {
-  const out = new Map<VersionedRef, Loaded>();
+): Promise<Map<VersionedRef, LoadResult>> {
+  const out = new Map<VersionedRef, LoadResult>();
   const entries: { ref: VersionedRef; entry: LedgerEntry }[] = [];
   for (const { ref, counts, headerProblem, rowsInserted } of loaded) {
     const entry: LedgerEntry = {

@@ -87,14 +87,7 @@ export async function ingestObject(deps: IngestDeps, ref: ObjectRef): Promise<Ob
       }
       const result = await loadObject(deps, client, versioned);
       await client.query('COMMIT');
-      const done = deps.clock();
-      const { newestEventMs, ...counts } = result;
-      return {
-        ...counts,
-        durationMs: done - started,
-        ...(ref.eventTime ? { latencyMs: Math.max(0, done - Date.parse(ref.eventTime)) } : {}),
-        ...(newestEventMs !== undefined ? { eventLagMs: Math.max(0, done - newestEventMs) } : {}),
-      };
+      return committedResult(result, ref, started, deps.clock());
     } catch (e: unknown) {
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         broken = rollbackError as Error;
@@ -212,8 +205,25 @@ async function recordFailure(
   };
 }
 
-interface LoadResult extends Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'eventLagMs'> {
+/** An object's counts as loaded inside the transaction, before its timings are known. */
+export interface LoadResult extends Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'eventLagMs'> {
   newestEventMs?: number;
+}
+
+/** The result of an object committed at `committed`: its counts plus duration, latency and event lag. */
+export function committedResult(
+  loaded: LoadResult,
+  ref: ObjectRef,
+  started: number,
+  committed: number,
+): ObjectResult {
+  const { newestEventMs, ...counts } = loaded;
+  return {
+    ...counts,
+    durationMs: committed - started,
+    ...(ref.eventTime ? { latencyMs: Math.max(0, committed - Date.parse(ref.eventTime)) } : {}),
+    ...(newestEventMs !== undefined ? { eventLagMs: Math.max(0, committed - newestEventMs) } : {}),
+  };
 }
 
 /**

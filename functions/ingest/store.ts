@@ -17,15 +17,15 @@ import type { ObjectRef } from './s3-event.ts';
 
 const cols = EVENT_COLUMNS.join(', ');
 
-/** Columns of the stage, in the order the COPY text is written (see `stageLine` in ingest.ts). */
-const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
-  line_number integer NOT NULL,
+/** Columns of a stage, in the order the COPY text is written (see `stageLines` in ingest.ts). */
+const STAGE_COLUMNS = `line_number integer NOT NULL,
   reason text,
   raw_line text,
   event_id uuid, event_type text, user_id text, session_id text, product_id text,
   product_name text, product_category text, product_price numeric(10, 2), quantity integer,
-  device_type text, event_timestamp timestamptz
-) ON COMMIT DELETE ROWS`;
+  device_type text, event_timestamp timestamptz`;
+
+const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (${STAGE_COLUMNS}) ON COMMIT DELETE ROWS`;
 
 const COPY_SQL = `COPY ingest_stage (line_number, reason, raw_line, ${cols}) FROM STDIN (FORMAT csv)`;
 
@@ -158,12 +158,7 @@ export async function recordFailedObject(
 
 const BATCH_STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_batch_stage (
   obj integer NOT NULL DEFAULT current_setting('ingest.obj')::integer,
-  line_number integer NOT NULL,
-  reason text,
-  raw_line text,
-  event_id uuid, event_type text, user_id text, session_id text, product_id text,
-  product_name text, product_category text, product_price numeric(10, 2), quantity integer,
-  device_type text, event_timestamp timestamptz
+  ${STAGE_COLUMNS}
 ) ON COMMIT DELETE ROWS`;
 
 const BATCH_COPY_SQL = `COPY ingest_batch_stage (line_number, reason, raw_line, ${cols}) FROM STDIN (FORMAT csv)`;

@@ -6,6 +6,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createPool, redactUrl } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { topology } from '../../infra/topology.ts';
+import { readCounts } from './dashboard/queries.ts';
 import { type Dashboard, startDashboard } from './dashboard/server.ts';
 import { localDatabase } from './database.ts';
 import { type EmbeddedEndpoint, startEmbeddedEndpoint } from './endpoint.ts';
@@ -221,24 +222,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     };
 
     const status = async (): Promise<PipelineStatus> => {
-      const { rows } = await admin.query<Record<string, string>>(
-        `SELECT count(*) FILTER (WHERE status = 'ingested') AS ingested,
-                count(*) FILTER (WHERE status = 'failed') AS failed,
-                coalesce(sum(rows_inserted), 0) AS inserted,
-                coalesce(sum(rows_duplicate), 0) AS duplicate,
-                coalesce(sum(rows_rejected), 0) AS rejected
-           FROM ingested_objects`,
-      );
-      const r = rows[0] ?? {};
-      const [q, d] = await Promise.all([queueCounts(resources.queueUrl), queueCounts(resources.dlqUrl)]);
+      const [counts, q, d] = await Promise.all([
+        readCounts(admin),
+        queueCounts(resources.queueUrl),
+        queueCounts(resources.dlqUrl),
+      ]);
       return {
         generatedObjects,
         generatedEvents,
-        objectsIngested: Number(r.ingested ?? 0),
-        objectsFailed: Number(r.failed ?? 0),
-        rowsInserted: Number(r.inserted ?? 0),
-        rowsDuplicate: Number(r.duplicate ?? 0),
-        rowsRejected: Number(r.rejected ?? 0),
+        ...counts,
         queueDepth: q.visible,
         inFlight: q.inFlight,
         dlqDepth: d.visible + d.inFlight,

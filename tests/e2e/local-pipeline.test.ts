@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createGenerator } from '../../functions/generator/generate.ts';
-import { type LocalPipeline, type PipelineStatus, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { untilStatus } from '../helpers/wait.ts';
 
 const SEED = 4242;
 const EVENTS = 400;
@@ -24,22 +25,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Poll a condition on the pipeline's status until it holds (the signal), or fail at the deadline. */
-async function until(check: (s: PipelineStatus) => boolean, timeoutMs = 30_000): Promise<PipelineStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await pipeline.status();
-    if (check(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out; last status ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 it('runs generator → bucket → notification → queue → ingest → PostgreSQL, each valid event exactly once', async () => {
-  await until((s) => s.generatedObjects >= 5);
+  await untilStatus(pipeline, (s) => s.generatedObjects >= 5);
   await pipeline.stopSchedule();
   const generated = (await pipeline.status()).generatedObjects;
-  const s = await until((st) => st.objectsIngested === generated && st.queueDepth === 0 && st.inFlight === 0);
+  const s = await untilStatus(
+    pipeline,
+    (st) => st.objectsIngested === generated && st.queueDepth === 0 && st.inFlight === 0,
+  );
 
   // Replay the seeded generator to know, independently of the ingest code, which ids were valid.
   const replay = createGenerator({ seed: SEED, ...RATES });

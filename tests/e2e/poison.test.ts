@@ -1,7 +1,8 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type LocalPipeline, type PipelineStatus, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { untilStatus } from '../helpers/wait.ts';
 
 let db: TestDatabase;
 let pipeline: LocalPipeline;
@@ -28,16 +29,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function until(check: (s: PipelineStatus) => boolean, timeoutMs = 20_000): Promise<PipelineStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await pipeline.status();
-    if (check(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out; last status ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 it('a non-JSON body and an s3:TestEvent neither crash the poller nor block the objects behind them', async () => {
   const queueUrl = pipeline.resources.queueUrl;
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '<<this is not json>>' }));
@@ -50,7 +41,8 @@ it('a non-JSON body and an s3:TestEvent neither crash the poller nor block the o
   await pipeline.generateOnce();
   await pipeline.generateOnce();
 
-  const s = await until(
+  const s = await untilStatus(
+    pipeline,
     (st) => st.objectsIngested === 2 && st.queueDepth === 0 && st.inFlight === 0 && st.dlqDepth === 1,
   );
   expect(s.rowsInserted + s.rowsDuplicate + s.rowsRejected).toBe(100);

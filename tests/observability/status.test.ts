@@ -3,13 +3,9 @@ import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { queuesFromOutputs, type Report } from '../../scripts/local/dashboard/report.ts';
-import {
-  type LocalPipeline,
-  type PipelineStatus,
-  ROOT,
-  startLocalPipeline,
-} from '../../scripts/local/runtime.ts';
+import { type LocalPipeline, ROOT, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { untilStatus } from '../helpers/wait.ts';
 
 /** `npm run status` against a running local pipeline: the numbers it prints are the database's. */
 const run = promisify(execFile);
@@ -31,16 +27,6 @@ afterAll(async () => {
   await pipeline?.stop();
   await db?.drop();
 });
-
-async function until(check: (s: PipelineStatus) => boolean, timeoutMs = 30_000): Promise<PipelineStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await pipeline.status();
-    if (check(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out; last status ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function status(...args: string[]): Promise<string> {
   const { stdout } = await run(
@@ -76,7 +62,8 @@ it('prints queue depth, DLQ, the ledger counts and the last failed object, equal
     new PutObjectCommand({ Bucket: NAMES.bucket, Key: 'events/status/wrong.csv', Body: 'a,b\n1,2\n' }),
   );
   s3.destroy();
-  await until(
+  await untilStatus(
+    pipeline,
     (s) => s.objectsIngested === 3 && s.objectsFailed === 1 && s.queueDepth === 0 && s.inFlight === 0,
   );
 
