@@ -9,6 +9,7 @@ import {
   type LoadResult,
   type ObjectResult,
   openObject,
+  outcomeOf,
   quote,
   type RowSink,
   type StageCounts,
@@ -260,26 +261,9 @@ async function complete(
   const out = new Map<VersionedRef, LoadResult>();
   const entries: { ref: VersionedRef; entry: LedgerEntry }[] = [];
   for (const { ref, counts, headerProblem, rowsInserted } of loaded) {
-    const entry: LedgerEntry = {
-      status: headerProblem ? 'failed' : 'ingested',
-      error: headerProblem ?? null,
-      rowsTotal: counts.total,
-      rowsInserted,
-      rowsDuplicate: counts.valid - rowsInserted,
-      rowsRejected: counts.rejected,
-    };
+    const { entry, result } = outcomeOf(ref, counts, rowsInserted, headerProblem);
     entries.push({ ref, entry });
-    out.set(ref, {
-      bucket: ref.bucket,
-      key: ref.key,
-      status: entry.status,
-      ...(headerProblem ? { error: headerProblem } : {}),
-      rowsTotal: entry.rowsTotal,
-      rowsInserted: entry.rowsInserted,
-      rowsDuplicate: entry.rowsDuplicate,
-      rowsRejected: entry.rowsRejected,
-      ...(counts.newestEventMs !== undefined ? { newestEventMs: counts.newestEventMs } : {}),
-    });
+    out.set(ref, result);
   }
   if (entries.length > 0) await completeObjects(client, entries);
   return out;

@@ -18,6 +18,7 @@ import {
   copyToStage,
   ensureStage,
   isIngested,
+  type LedgerEntry,
   mergeStage,
   recordFailedObject,
 } from './store.ts';
@@ -252,17 +253,30 @@ async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: Versione
   await copyToStage(client, Readable.from(stageLines(body, deps.clock, counts, (p) => (headerProblem = p))));
   const merged = await mergeStage(client, ref);
 
-  const rowsDuplicate = counts.valid - merged.inserted;
-  const entry = {
-    status: headerProblem ? ('failed' as const) : ('ingested' as const),
+  const { entry, result } = outcomeOf(ref, counts, merged.inserted, headerProblem);
+  await completeObject(client, ref, entry);
+  return result;
+}
+
+/**
+ * An object's ledger entry and result from what its COPY counted and its merge inserted (the
+ * duplicates are the valid rows the merge did not insert). Shared by the per-object and batch paths.
+ */
+export function outcomeOf(
+  ref: VersionedRef,
+  counts: StageCounts,
+  rowsInserted: number,
+  headerProblem: string | undefined,
+): { entry: LedgerEntry; result: LoadResult } {
+  const entry: LedgerEntry = {
+    status: headerProblem ? 'failed' : 'ingested',
     error: headerProblem ?? null,
     rowsTotal: counts.total,
-    rowsInserted: merged.inserted,
-    rowsDuplicate,
+    rowsInserted,
+    rowsDuplicate: counts.valid - rowsInserted,
     rowsRejected: counts.rejected,
   };
-  await completeObject(client, ref, entry);
-  return {
+  const result: LoadResult = {
     bucket: ref.bucket,
     key: ref.key,
     status: entry.status,
@@ -273,6 +287,7 @@ async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: Versione
     rowsRejected: entry.rowsRejected,
     ...(counts.newestEventMs !== undefined ? { newestEventMs: counts.newestEventMs } : {}),
   };
+  return { entry, result };
 }
 
 /** Flush COPY text to PostgreSQL in chunks of about this many characters. */

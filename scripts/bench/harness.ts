@@ -20,80 +20,31 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
-import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { topology } from '../../infra/topology.ts';
 import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../local/endpoint.ts';
 import { NotificationBridge } from '../local/notifications.ts';
 import { ensureResources, type LocalResources } from '../local/resources.ts';
 import { ROOT } from '../local/runtime.ts';
+import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../local/scratch-db.ts';
 import type { WorkerMessage } from './worker.ts';
 
 /** A database of its own for one repetition, migrated; dropped afterwards. */
-export interface BenchDatabase {
-  url: string;
-  pool: pg.Pool;
-  drop(): Promise<void>;
-}
+export type BenchDatabase = ScratchDatabase;
 
 /**
  * Create and migrate a fresh database on the server of `adminUrl`. With `template` (a database made
  * by {@link templateDatabase}), the new one is a copy of it: already migrated, and quicker to make.
  */
-export async function freshDatabase(adminUrl: string, template?: string): Promise<BenchDatabase> {
-  const name = `bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    // Names are generated here from hex digits: safe as identifiers.
-    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-  pool.on('error', () => {});
-  if (!template) {
-    const client = await pool.connect();
-    try {
-      await migrate(client, await loadMigrations(path.join(ROOT, 'sql')));
-    } finally {
-      client.release();
-    }
-  }
-  return {
-    url: url.toString(),
-    pool,
-    drop: async () => {
-      await pool.end();
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
+export function freshDatabase(adminUrl: string, template?: string): Promise<BenchDatabase> {
+  return createScratchDatabase(adminUrl, { prefix: 'bench', template, migrate: template === undefined });
 }
 
 /** A migrated database to copy fresh ones from; `drop` removes it at the end of the run. */
 export async function templateDatabase(adminUrl: string): Promise<{ name: string; drop(): Promise<void> }> {
   const db = await freshDatabase(adminUrl);
+  // A template must have no connections when it is copied.
   await db.pool.end();
-  const name = new URL(db.url).pathname.slice(1);
-  return {
-    name,
-    drop: async () => {
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
+  return { name: db.name, drop: () => dropDatabase(adminUrl, db.name) };
 }
 
 /** The server's version string, e.g. "15.10". */

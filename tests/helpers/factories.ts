@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
+import { csvField } from '../../functions/generator/generate.ts';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
 import type { Log } from '../../functions/shared/observability.ts';
 
@@ -30,8 +31,7 @@ export function fields(r: Record<string, string>): string[] {
 
 /** A CSV document: header plus rows (raw lines are passed through as is). */
 export function csv(rows: (Record<string, string> | string)[], header = EVENT_COLUMNS.join(',')): string {
-  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  return `${[header, ...rows.map((r) => (typeof r === 'string' ? r : fields(r).map(quote).join(',')))].join('\n')}\n`;
+  return `${[header, ...rows.map((r) => (typeof r === 'string' ? r : fields(r).map(csvField).join(',')))].join('\n')}\n`;
 }
 
 /** An SQS record carrying `body`. */

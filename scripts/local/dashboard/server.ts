@@ -244,16 +244,7 @@ const RATE_WINDOW = 5;
 
 /** Rates (per second, averaged over the last {@link RATE_WINDOW} samples) and queue depths. */
 function series(samples: readonly Sample[]): Snapshot['series'] {
-  const out: Snapshot['series'] = {
-    t: [],
-    generated: [],
-    inserted: [],
-    duplicate: [],
-    rejected: [],
-    queue: [],
-    inFlight: [],
-    dlq: [],
-  };
+  const out = emptySeries();
   for (let i = 1; i < samples.length; i++) {
     const a = samples[Math.max(0, i - RATE_WINDOW)] as Sample;
     const b = samples[i] as Sample;
@@ -272,21 +263,25 @@ function series(samples: readonly Sample[]): Snapshot['series'] {
   return out;
 }
 
+function emptySeries(): Snapshot['series'] {
+  return {
+    t: [],
+    generated: [],
+    inserted: [],
+    duplicate: [],
+    rejected: [],
+    queue: [],
+    inFlight: [],
+    dlq: [],
+  };
+}
+
 function emptySnapshot(sampleMs: number): Snapshot {
   return {
     at: 0,
     sampleMs,
     counts: null,
-    series: {
-      t: [],
-      generated: [],
-      inserted: [],
-      duplicate: [],
-      rejected: [],
-      queue: [],
-      inFlight: [],
-      dlq: [],
-    },
+    series: emptySeries(),
     latency: null,
     objects: [],
     rejects: [],
