@@ -483,7 +483,7 @@ export class PipelineStack extends Stack {
   }
 
   /**
-   * A Node.js 22 arm64 function bundled by the local esbuild (never Docker) into an ESM file with a
+   * A Node.js 24 arm64 function bundled by the local esbuild (never Docker) into an ESM file with a
    * source map, with its own log group so retention and removal are ours, not Lambda's defaults.
    */
   private nodeFunction(
@@ -503,7 +503,7 @@ export class PipelineStack extends Stack {
     const entry = path.join(repoRoot, handlerEntries[name]);
     const common: nodejs.NodejsFunctionProps = {
       ...rest,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -536,7 +536,7 @@ export class PipelineStack extends Stack {
       bundling: {
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
-        target: 'node22',
+        target: 'node24',
         // Prefer ESM entry points; CJS dependencies (pg) get a real `require` from the banner.
         mainFields: ['module', 'main'],
         banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

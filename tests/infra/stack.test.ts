@@ -127,7 +127,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       (name) => {
         const fn = template.toJSON().Resources[functionId(template, name)] as CfnResourceJson;
         expect(fn.Properties).toMatchObject({
-          Runtime: 'nodejs22.x',
+          Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
         });
