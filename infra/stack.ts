@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Aws,
   type CfnElement,
@@ -32,10 +31,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { deploySettings, type PipelineConfig, removalPolicyOf } from './config.ts';
+import { ROOT } from './paths.ts';
 import { topology, visibilityTimeoutSeconds } from './topology.ts';
 
 /** Repository root: entries, `sql/` and the lock file are resolved from here, not from the cwd. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Handler entry points, relative to the repository root. */
 export const handlerEntries = {
@@ -500,7 +499,7 @@ export class PipelineStack extends Stack {
       retention: deploySettings.logRetentionDays,
       removalPolicy: removal,
     });
-    const entry = path.join(repoRoot, handlerEntries[name]);
+    const entry = path.join(ROOT, handlerEntries[name]);
     const common: nodejs.NodejsFunctionProps = {
       ...rest,
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -531,8 +530,8 @@ export class PipelineStack extends Stack {
       ...common,
       entry,
       handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+      projectRoot: ROOT,
+      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
       bundling: {
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,

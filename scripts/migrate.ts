@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { redactUrl } from '../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../functions/shared/migrate.ts';
-import { ROOT } from './local/runtime.ts';
+import { ROOT } from '../infra/paths.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) {

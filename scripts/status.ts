@@ -1,14 +1,8 @@
-/**
- * `npm run status`: queue depth, DLQ, counts, latency and the last errors, in a terminal.
- * Run `npm run status -- --help` for the options.
- */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ROOT } from '../infra/paths.ts';
 import { collectReport, formatReport, localDatabaseUrl, type Target } from './local/dashboard/report.ts';
 import { localstack } from './localstack/env.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** `DEFAULT_STACK_NAME` of infra/build.ts, repeated so a status check does not load the CDK. */
 const DEFAULT_STACK_NAME = 'EcommercePipeline';
 

@@ -20,11 +20,11 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
 import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../local/endpoint.ts';
 import { NotificationBridge } from '../local/notifications.ts';
 import { ensureResources, type LocalResources } from '../local/resources.ts';
-import { ROOT } from '../local/runtime.ts';
 import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../local/scratch-db.ts';
 import type { WorkerMessage } from './worker.ts';
 

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGenerator } from '../../functions/generator/generate.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
-import { ROOT } from '../local/runtime.ts';
 import {
   type BenchEndpoint,
   benchEndpoint,

@@ -8,12 +8,12 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createPool } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
 import { type LocalDatabase, startEmbeddedPostgres } from '../local/database.ts';
 import { type EmbeddedEndpoint, startEmbeddedEndpoint } from '../local/endpoint.ts';
 import { NotificationBridge } from '../local/notifications.ts';
 import { ensureResources, type LocalResources } from '../local/resources.ts';
-import { ROOT } from '../local/runtime.ts';
 import { OutageProxy } from './proxy.ts';
 
 /**

@@ -9,9 +9,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT } from '../../infra/paths.ts';
 import { topology, visibilityTimeoutSeconds } from '../../infra/topology.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = path.join(ROOT, 'docs', 'architecture.svg');
 
 type Kind = 'compute' | 'storage' | 'queue' | 'database' | 'observe';

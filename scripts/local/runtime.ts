@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createPool, redactUrl } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
 import { readCounts } from './dashboard/queries.ts';
 import { type Dashboard, startDashboard } from './dashboard/server.ts';
@@ -18,9 +18,6 @@ import {
   type LocalResources,
   type ResourceOptions,
 } from './resources.ts';
-
-/** Repository root, for `sql/` and the default data folder. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Everything the local runtime can be told; unset fields come from the topology. */
 export interface LocalPipelineOptions {

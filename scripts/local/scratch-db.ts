@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { ROOT } from '../../infra/paths.ts';
 
 /** A throwaway database of its own on a shared server (tests, benchmark repetitions). */
 export interface ScratchDatabase {
@@ -13,7 +14,7 @@ export interface ScratchDatabase {
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
-const SQL_DIR = fileURLToPath(new URL('../../sql', import.meta.url));
+const SQL_DIR = path.join(ROOT, 'sql');
 
 /**
  * Create a database named `<prefix>_<random hex>` on the server of `adminUrl` (a user that may

@@ -7,13 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../../infra/paths.ts';
 import { localstack, localstackContextArgs, localstackCredentials, waitForLocalStack } from './env.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cdklocal = path.join(repoRoot, 'node_modules', '.bin', 'cdklocal');
+const cdklocal = path.join(ROOT, 'node_modules', '.bin', 'cdklocal');
 /** Where `cdk deploy --outputs-file` writes the stack outputs (smoke.ts asks CloudFormation instead). */
-const outputsFile = path.join(repoRoot, 'cdk.out', 'localstack-outputs.json');
+const outputsFile = path.join(ROOT, 'cdk.out', 'localstack-outputs.json');
 
 /**
  * Environment for cdklocal. It drops every AWS_* variable except the endpoints and the allow-listed
@@ -37,7 +36,7 @@ function cdklocalEnv(): NodeJS.ProcessEnv {
 function run(args: string[]): Promise<void> {
   console.log(`\n$ cdklocal ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(cdklocal, args, { cwd: repoRoot, env: cdklocalEnv(), stdio: 'inherit' });
+    const child = spawn(cdklocal, args, { cwd: ROOT, env: cdklocalEnv(), stdio: 'inherit' });
     child.on('error', reject);
     child.on('exit', (code, signal) =>
       code === 0 ? resolve() : reject(new Error(`cdklocal ${args[0]} failed (${signal ?? `exit ${code}`})`)),
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
     ...extra,
   ]);
   console.log(
-    `\nDeployed ${localstack.stackName} to LocalStack; outputs in ${path.relative(repoRoot, outputsFile)}.`,
+    `\nDeployed ${localstack.stackName} to LocalStack; outputs in ${path.relative(ROOT, outputsFile)}.`,
   );
   console.log('Next: npm run localstack:smoke');
 }

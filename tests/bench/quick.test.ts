@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, inject, it } from 'vitest';
-import { ROOT } from '../../scripts/local/runtime.ts';
+import { ROOT } from '../../infra/paths.ts';
 
 /**
  * Smoke test of `npm run bench -- --quick`: the whole benchmark runs end to end on small sizes and

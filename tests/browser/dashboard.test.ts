@@ -3,12 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type LocalPipeline,
-  type PipelineStatus,
-  ROOT,
-  startLocalPipeline,
-} from '../../scripts/local/runtime.ts';
+import { ROOT } from '../../infra/paths.ts';
+import { type LocalPipeline, type PipelineStatus, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**

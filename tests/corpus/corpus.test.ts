@@ -8,8 +8,8 @@ import { ingestBatch } from '../../functions/ingest/batch.ts';
 import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
 import { processRecord, type RecordDeps } from '../../functions/ingest/record.ts';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
-import { ROOT } from '../../scripts/local/runtime.ts';
 import {
   type MessageContext,
   messageCases,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { ROOT } from '../../infra/paths.ts';
 import { startEmbeddedPostgres } from '../../scripts/local/database.ts';
-import { ROOT } from '../../scripts/local/runtime.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../infra/stack.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { startPostgres } from './postgres.ts';
 import { type CfnResourceJson, functionId, type Synthesized, synthPipeline } from './synth.ts';
 
@@ -48,7 +48,7 @@ describe('full synth with bundling', { timeout: 120_000 }, () => {
 
   it('the migrate bundle carries every sql/ migration', () => {
     const shipped = readdirSync(path.join(assetDir('migrate'), 'sql')).sort();
-    const source = readdirSync(path.join(repoRoot, 'sql'))
+    const source = readdirSync(path.join(ROOT, 'sql'))
       .filter((f) => f.endsWith('.sql'))
       .sort();
     expect(shipped).toEqual(source);
@@ -107,7 +107,7 @@ describe('full synth with bundling', { timeout: 120_000 }, () => {
     // Local bundling happens inside the outdir; no build output lands next to the sources.
     for (const name of FUNCTIONS) {
       for (const stray of ['index.mjs', 'index.js', 'index.mjs.map']) {
-        expect(existsSync(path.join(repoRoot, 'functions', name, stray))).toBe(false);
+        expect(existsSync(path.join(ROOT, 'functions', name, stray))).toBe(false);
       }
     }
     expect(readdirSync(synth.outdir).some((f) => f.startsWith('bundling-temp-'))).toBe(false);

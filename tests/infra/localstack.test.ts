@@ -2,7 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../infra/stack.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { localstackContextArgs } from '../../scripts/localstack/env.ts';
 import { synthPipeline } from './synth.ts';
 
@@ -10,7 +10,7 @@ import { synthPipeline } from './synth.ts';
 const FAST = { cfnValidation: false } as const;
 
 const run = promisify(execFile);
-const composeFile = path.join(repoRoot, 'docker-compose.localstack.yml');
+const composeFile = path.join(ROOT, 'docker-compose.localstack.yml');
 
 /** The `-c key=value` pairs the deploy script passes, as a context object. */
 function deployContext(): Record<string, string> {
@@ -70,7 +70,7 @@ describe('LocalStack', () => {
   it.skipIf(skip !== undefined)(
     'deploys with cdklocal and ingests a CSV end to end (compose up → deploy → smoke)',
     async () => {
-      const opts = { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 };
+      const opts = { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 };
       await run('docker', ['compose', '-f', composeFile, 'up', '-d', '--wait'], {
         ...opts,
         timeout: 300_000,

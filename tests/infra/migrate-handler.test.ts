@@ -2,17 +2,17 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler, migrationsDir } from '../../functions/migrate/handler.ts';
-import { repoRoot } from '../../infra/stack.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 
 describe('migrationsDir', () => {
   it('prefers MIGRATIONS_DIR, then sql/ next to the bundle, then the repository', () => {
-    const repoSql = path.join(repoRoot, 'sql');
+    const repoSql = path.join(ROOT, 'sql');
     expect(migrationsDir({ MIGRATIONS_DIR: repoSql }, '/nowhere')).toBe(repoSql);
     // A bundle lives in a directory with sql/ beside index.mjs (here: the repo root plays the bundle).
-    expect(migrationsDir({}, repoRoot)).toBe(repoSql);
+    expect(migrationsDir({}, ROOT)).toBe(repoSql);
     // From source: functions/migrate → ../../sql.
-    expect(migrationsDir({}, path.join(repoRoot, 'functions', 'migrate'))).toBe(repoSql);
+    expect(migrationsDir({}, path.join(ROOT, 'functions', 'migrate'))).toBe(repoSql);
     expect(() => migrationsDir({}, '/nowhere/at/all')).toThrow(/No migrations directory/);
   });
 });

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { addPipeline } from '../../infra/build.ts';
+import { ROOT } from '../../infra/paths.ts';
 import type { PipelineStack } from '../../infra/stack.ts';
-import { repoRoot } from '../../infra/stack.ts';
 
 /** The feature flags of `cdk.json`, so tests synthesize exactly what `cdk synth` does. */
 const cdkJsonContext = (
-  JSON.parse(readFileSync(path.join(repoRoot, 'cdk.json'), 'utf8')) as {
+  JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   }
 ).context;

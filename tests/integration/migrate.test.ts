@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
-import { ROOT } from '../../scripts/local/runtime.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 let db: TestDatabase;

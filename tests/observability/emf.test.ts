@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/local/runtime.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**

@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ROOT } from '../../infra/paths.ts';
 import { queuesFromOutputs, type Report } from '../../scripts/local/dashboard/report.ts';
-import { type LocalPipeline, ROOT, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { untilStatus } from '../helpers/wait.ts';
 

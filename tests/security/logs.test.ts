@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
-import { ROOT } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/local/runtime.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { findStringBuiltSql } from './sql-scan.ts';
 
 /**

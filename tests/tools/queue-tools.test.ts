@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processRecord, type RecordDeps, type RecordOutcome } from '../../functions/ingest/record.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { ensureResources, type LocalResources } from '../../scripts/local/resources.ts';
-import { ROOT } from '../../scripts/local/runtime.ts';
 import { redriveMessages, replayNotifications } from '../../scripts/queue-tools.ts';
 import { doc, ev, NOW } from '../fixtures/cases.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
