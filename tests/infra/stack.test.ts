@@ -255,11 +255,11 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
   });
 
   describe('database', () => {
-    it('is RDS PostgreSQL 16, encrypted, private, with generated credentials in Secrets Manager', () => {
+    it('is RDS PostgreSQL 17 (a pinned minor), encrypted, private, with generated credentials in Secrets Manager', () => {
       const { resource } = onlyResource(template, 'AWS::RDS::DBInstance');
       expect(resource.Properties).toMatchObject({
         Engine: 'postgres',
-        EngineVersion: '16',
+        EngineVersion: '17.9',
         StorageEncrypted: true,
         PubliclyAccessible: false,
         DBName: deploySettings.databaseName,
