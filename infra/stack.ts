@@ -60,6 +60,19 @@ export class PipelineStack extends Stack {
       removalPolicy: removal,
       // A destroyable bucket must be emptied first, or CloudFormation cannot delete it.
       autoDeleteObjects: config.removal === 'destroy',
+      lifecycleRules: [
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(
+            deploySettings.bucket.abortIncompleteUploadAfterDays,
+          ),
+        },
+        {
+          id: 'expire-archived-objects',
+          prefix: topology.archive.prefix,
+          expiration: Duration.days(deploySettings.bucket.archiveExpirationDays),
+        },
+      ],
     });
 
     this.deadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
@@ -76,8 +89,7 @@ export class PipelineStack extends Stack {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topology.queue.maxReceiveCount },
     });
     addQueueNotifications(this.bucket, this.queue, {
-      prefix: topology.notification.prefix,
-      suffixes: [topology.notification.suffix],
+      ...topology.notification,
       delivery: config.localstack ? 'bucket-property' : 'custom-resource',
     });
 
