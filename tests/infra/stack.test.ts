@@ -153,7 +153,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
 
   describe('functions', () => {
     it.each(['generator', 'ingest', 'migrate'] as const)(
-      '%s runs Node.js 22 on arm64 with its own log group',
+      '%s runs Node.js 24 on arm64 with its own log group',
       (name) => {
         const fn = template.toJSON().Resources[functionId(template, name)] as CfnResourceJson;
         expect(fn.Properties).toMatchObject({
