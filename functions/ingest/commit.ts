@@ -208,8 +208,8 @@ async function write(
 
 /**
  * Write the chunk's rows: the first occurrence of each event_id among the parts not skipped, minus
- * those already stored, sorted by event_id; then the rejects. Parts over their reject budget write
- * their valid rows as rejects too. Returns rows inserted per part.
+ * those already stored, in event_id order; then the rejects. Parts over their reject budget write
+ * their valid rows as rejects instead. Returns rows inserted per part.
  */
 async function writeRows(
   client: pg.ClientBase,
@@ -218,44 +218,41 @@ async function writeRows(
   overBudget: ReadonlySet<number>,
 ): Promise<number[]> {
   const { ids, texts, lines, partOf, parts } = chunk;
-  const seen = new Set<string>();
-  const keep: number[] = [];
-  const budgetRejects: string[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    const p = partOf[i] as number;
-    if (skip.has(p)) continue;
-    if (overBudget.has(p)) {
-      const part = parts[p];
-      if (part)
-        budgetRejects.push(
-          `${part.rejectSource}${lines[i]},reject_budget_exceeded,${quote(pgText(chunk.rawOf(i)))}\n`,
-        );
-      continue;
-    }
-    const id = ids[i] as string;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    keep.push(i);
-  }
-  const present = await presentIds(
-    client,
-    keep.map((i) => ids[i] as string),
-  );
+  const exclude = overBudget.size === 0 ? skip : new Set([...skip, ...overBudget]);
+  const rows = chunk.firstOccurrences(exclude);
+  const probe = new Array<string>(rows.length);
+  for (let k = 0; k < rows.length; k++) probe[k] = ids[rows[k] as number] as string;
+  const present = await presentIds(client, probe);
   const inserted = new Array<number>(parts.length).fill(0);
   const out: string[] = [];
-  for (const i of keep) {
-    if (present.has(ids[i] as string)) continue;
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k] as number;
+    if (present.size > 0 && present.has(ids[i] as string)) continue;
     const p = partOf[i] as number;
     inserted[p] = (inserted[p] as number) + 1;
-    out.push(`${texts[i]}${(parts[p] as (typeof parts)[number]).source}${lines[i]}\n`);
+    out.push(`${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]}\n`);
   }
-  // Every line starts with its event_id (36 fixed-width lowercase hex characters): sorting the lines
-  // sorts by event_id, in the order PostgreSQL compares uuids.
-  out.sort();
   await copyEvents(client, out);
   const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
-  await copyRejects(client, budgetRejects.length ? [...rejects, ...budgetRejects] : rejects);
+  await copyRejects(
+    client,
+    overBudget.size > 0 ? [...rejects, ...budgetRejects(chunk, overBudget)] : rejects,
+  );
   return inserted;
+}
+
+/** The valid rows of parts over their reject budget, as rejects. */
+function budgetRejects(chunk: Chunk, overBudget: ReadonlySet<number>): string[] {
+  const out: string[] = [];
+  for (const p of overBudget) {
+    const part = chunk.parts[p] as ChunkPart;
+    const [from, to] = chunk.rowsOf(p);
+    for (let i = from; i < to; i++)
+      out.push(
+        `${part.rejectSource}${chunk.lines[i]},reject_budget_exceeded,${quote(pgText(chunk.rawOf(i)))}\n`,
+      );
+  }
+  return out;
 }
 
 function budgetError(state: LedgerState, part: ChunkPart | undefined): string {

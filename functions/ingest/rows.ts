@@ -52,17 +52,21 @@ async function copyLines(client: pg.ClientBase, sql: string, lines: readonly str
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
-  let piece = '';
-  for (const line of lines) {
-    piece += line;
-    if (piece.length >= 256 * 1024) {
-      if (!stream.write(piece)) await Promise.race([drained(stream), done]);
-      piece = '';
-    }
+  let from = 0;
+  let chars = 0;
+  for (let i = 0; i < lines.length; i++) {
+    chars += (lines[i] as string).length;
+    if (chars < PIECE_CHARS && i < lines.length - 1) continue;
+    // One join per piece: a flat string, encoded once.
+    if (!stream.write(lines.slice(from, i + 1).join(''))) await Promise.race([drained(stream), done]);
+    from = i + 1;
+    chars = 0;
   }
-  stream.end(piece);
+  stream.end();
   await done;
 }
+
+const PIECE_CHARS = 256 * 1024;
 
 function drained(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => stream.once('drain', resolve));
