@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ROOT } from '../../infra/paths.ts';
-import { DEFAULT_CHAOS, runChaos, summary } from '../../scripts/chaos/run.ts';
+import { DEFAULT_CHAOS, runChaos, summary } from '../../scripts/dev/chaos/run.ts';
 
 /**
  * The smaller version of `npm run chaos` (issue 5, part 1): 50,000 events through worker processes

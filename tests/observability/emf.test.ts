@@ -47,7 +47,17 @@ beforeAll(async () => {
   db = await freshDatabase({ migrate: false });
   child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'scripts/start.ts', '--port', '0', '--dashboard-port', '0', '--interval', '0.3'],
+    [
+      '--import',
+      'tsx',
+      'scripts/local/start.ts',
+      '--port',
+      '0',
+      '--dashboard-port',
+      '0',
+      '--interval',
+      '0.3',
+    ],
     {
       cwd: ROOT,
       env: {

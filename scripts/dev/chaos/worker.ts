@@ -17,16 +17,16 @@
  * every invocation (so a chaos run can kill it mid-batch on purpose), and `{ type: 'stopped' }`
  * before a graceful exit.
  */
-import { sqsClient } from '../../functions/shared/aws.ts';
-import { numberEnv, optionalEnv, requireEnv } from '../../functions/shared/env.ts';
-import { topology } from '../../infra/topology.ts';
-import { type SqsHandler, SqsPoller } from './poller.ts';
+import { sqsClient } from '../../../functions/shared/aws.ts';
+import { numberEnv, optionalEnv, requireEnv } from '../../../functions/shared/env.ts';
+import { topology } from '../../../infra/topology.ts';
+import { type SqsHandler, SqsPoller } from '../../local/poller.ts';
 
 const queueUrl = requireEnv('QUEUE_URL');
 process.env.POWERTOOLS_SERVICE_NAME ??= `${topology.observability.serviceName}-ingest`;
 process.env.POWERTOOLS_METRICS_NAMESPACE ??= topology.observability.metricsNamespace;
 // Imported after the service name is set: the handler reads it at cold start.
-const { handler } = await import('../../functions/ingest/handler.ts');
+const { handler } = await import('../../../functions/ingest/handler.ts');
 
 /** The real handler, wrapped only to tell the parent when a batch is in flight. */
 const reporting: SqsHandler = async (event, context) => {

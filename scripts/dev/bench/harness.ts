@@ -19,13 +19,13 @@ import {
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
-import { ROOT } from '../../infra/paths.ts';
-import { topology } from '../../infra/topology.ts';
-import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../local/endpoint.ts';
-import { NotificationBridge } from '../local/notifications.ts';
-import { ensureResources, type LocalResources } from '../local/resources.ts';
-import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../local/scratch-db.ts';
+import { EVENT_COLUMNS } from '../../../functions/shared/event.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { topology } from '../../../infra/topology.ts';
+import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../../local/endpoint.ts';
+import { NotificationBridge } from '../../local/notifications.ts';
+import { ensureResources, type LocalResources } from '../../local/resources.ts';
+import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../scratch-db.ts';
 import type { WorkerMessage } from './worker.ts';
 
 /** A database of its own for one repetition, migrated; dropped afterwards. */
@@ -215,7 +215,7 @@ export interface IngestWorker {
   stderr(): string;
 }
 
-const WORKER = path.join(ROOT, 'scripts', 'bench', 'worker.ts');
+const WORKER = path.join(ROOT, 'scripts', 'dev', 'bench', 'worker.ts');
 
 /** Start the ingest function in a child process, polling the lane's queue; resolves when it polls. */
 export async function startWorker(options: WorkerOptions): Promise<IngestWorker> {

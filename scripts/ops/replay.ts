@@ -4,7 +4,7 @@
  * ledger skips object versions it has already handled.
  */
 import { parseArgs } from 'node:util';
-import { topology } from '../infra/topology.ts';
+import { topology } from '../../infra/topology.ts';
 import { replayNotifications, resolveQueueUrl, toolClients } from './queue-tools.ts';
 
 const HELP = `Usage: npm run replay -- --prefix <key prefix> [options]

@@ -3,8 +3,8 @@
  * Run `npm start -- --help` for the options.
  */
 import { parseArgs } from 'node:util';
-import { topology } from '../infra/topology.ts';
-import { describeDatabase, startLocalPipeline } from './local/runtime.ts';
+import { topology } from '../../infra/topology.ts';
+import { describeDatabase, startLocalPipeline } from './runtime.ts';
 
 const HELP = `Usage: npm start -- [options]
 

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
-import { ROOT } from '../../infra/paths.ts';
-import { startLocalPipeline } from '../local/runtime.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { startLocalPipeline } from '../../local/runtime.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string' }, out: { type: 'string' }, chromium: { type: 'string' } },

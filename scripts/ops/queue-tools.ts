@@ -15,8 +15,8 @@ import {
   type SendMessageBatchRequestEntry,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { matchesNotificationFilter } from '../infra/topology.ts';
-import { s3EventRecord } from './local/notifications.ts';
+import { matchesNotificationFilter } from '../../infra/topology.ts';
+import { s3EventRecord } from '../local/notifications.ts';
 
 /** Where the tools talk to: `--aws` (the SDK's defaults), `AWS_ENDPOINT_URL`, or a running `npm start`. */
 export function toolClients(options: { aws?: boolean; env?: NodeJS.ProcessEnv } = {}): {

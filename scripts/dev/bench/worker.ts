@@ -10,8 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { numberEnv, requireEnv } from '../../functions/shared/env.ts';
-import { type SqsHandler, SqsPoller } from '../local/poller.ts';
+import { numberEnv, requireEnv } from '../../../functions/shared/env.ts';
+import { type SqsHandler, SqsPoller } from '../../local/poller.ts';
 
 /** What the worker tells the parent. */
 export type WorkerMessage =
@@ -32,7 +32,7 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-const ingest = await import('../../functions/ingest/handler.ts');
+const ingest = await import('../../../functions/ingest/handler.ts');
 const sqs = new SQSClient({ endpoint: requireEnv('AWS_ENDPOINT_URL') });
 const poller = new SqsPoller(sqs, ingest.handler as SqsHandler, {
   queueUrl: requireEnv('BENCH_QUEUE_URL'),

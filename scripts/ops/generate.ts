@@ -6,9 +6,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createGenerator, objectKey } from '../functions/generator/generate.ts';
-import { publishBatch } from '../functions/generator/publish.ts';
-import { topology } from '../infra/topology.ts';
+import { createGenerator, objectKey } from '../../functions/generator/generate.ts';
+import { publishBatch } from '../../functions/generator/publish.ts';
+import { topology } from '../../infra/topology.ts';
 
 const HELP = `Usage: npm run generate -- [options]
   --events <n>          events per object (default 100)
