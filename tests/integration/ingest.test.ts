@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
 import { processRecord } from '../../functions/ingest/record.ts';
-import { encodeS3Key } from '../../functions/ingest/s3-event.ts';
+import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { BadMessageError, TransientError } from '../../functions/shared/errors.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeS3Key, encodeS3Key, parseMessageBody } from '../../functions/ingest/s3-event.ts';
+import { decodeS3Key, parseMessageBody } from '../../functions/ingest/s3-event.ts';
+import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { BadMessageError } from '../../functions/shared/errors.ts';
 import { s3Notification } from '../helpers/factories.ts';
 
