@@ -1,6 +1,6 @@
 /**
- * `npm run generate`: write CSV objects of fake events to the bucket (or a folder), like the
- * scheduled generator function, with the options users of the Spark versions know.
+ * `npm run generate`: write CSV objects of fake events to the bucket (or a folder), as the scheduled
+ * generator function does, with options for how many, how fast, how bad and how repeatable.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
