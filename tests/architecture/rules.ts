@@ -14,6 +14,7 @@ interface Rule {
   why: string;
 }
 
+/** Who may not import whom; `tests/` and `scripts/dev/` may import any room. */
 export const RULES: readonly Rule[] = [
   {
     from: 'functions/',
