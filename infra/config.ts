@@ -41,6 +41,13 @@ export const deploySettings = {
     timeoutSeconds: 180,
     memoryMb: 256,
   },
+  /** Lifecycle of the events bucket. */
+  bucket: {
+    /** Incomplete multipart uploads (an interrupted large PUT) are aborted after this many days. */
+    abortIncompleteUploadAfterDays: 1,
+    /** Objects under the archive prefix are deleted this many days after they were archived. */
+    archiveExpirationDays: 30,
+  },
   alarms: {
     /** Alarm when the oldest message in the ingest queue is older than this (seconds). */
     oldestMessageAgeSeconds: 600,

@@ -1,7 +1,7 @@
 /**
  * The pipeline's topology, declared once.
  *
- * Both the CDK stack (`infra/stack.ts`) and the embedded local runtime (`scripts/local/*`) read this
+ * Both the CDK stack (`infra/stack.ts` and `infra/constructs/`) and the embedded local runtime (`scripts/local/*`) read this
  * object, so the bucket filter, queue settings, batching and schedule cannot drift between AWS,
  * LocalStack and a laptop. Handlers never import it: they only read environment variables, which
  * each runtime derives from here.
@@ -13,10 +13,22 @@ export const topology = {
     queue: 'ecommerce-events-ingest',
     dlq: 'ecommerce-events-ingest-dlq',
   },
-  /** Only objects under this prefix with this suffix raise a notification. */
+  /**
+   * Only objects under this prefix ending with one of these suffixes raise a notification: plain CSV
+   * and the gzip and zstd compressed forms. S3 allows one suffix per filter rule, so each suffix is
+   * one queue configuration; S3 also rejects two configurations whose suffixes overlap (one ending
+   * with the other), which none of these do.
+   */
   notification: {
     prefix: 'events/',
-    suffix: '.csv',
+    suffixes: ['.csv', '.csv.gz', '.csv.zst'],
+  },
+  /**
+   * Objects moved aside after ingest keep their key under this prefix (`archive/events/…`). It lies
+   * outside the notification prefix, so an archived object never raises a notification again.
+   */
+  archive: {
+    prefix: 'archive/',
   },
   ingest: {
     /** Lambda timeout of the ingest function (seconds). */
@@ -64,7 +76,8 @@ export function visibilityTimeoutSeconds(t: typeof topology = topology): number 
   return 6 * t.ingest.timeoutSeconds + t.ingest.batchingWindowSeconds;
 }
 
-/** True when a key passes the notification's prefix/suffix filter. */
+/** True when S3 would notify for a key: under the prefix and ending with one of the suffixes. */
 export function matchesNotificationFilter(key: string, t: typeof topology = topology): boolean {
-  return key.startsWith(t.notification.prefix) && key.endsWith(t.notification.suffix);
+  const { prefix, suffixes } = t.notification;
+  return key.startsWith(prefix) && suffixes.some((suffix) => key.endsWith(suffix));
 }

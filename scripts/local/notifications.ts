@@ -43,8 +43,10 @@ export class NotificationBridge {
   /** True when S3 would notify for this object. */
   matches(e: ObjectCreated): boolean {
     const prefix = this.target.prefix ?? topology.notification.prefix;
-    const suffix = this.target.suffix ?? topology.notification.suffix;
-    return e.bucket === this.target.bucket && e.key.startsWith(prefix) && e.key.endsWith(suffix);
+    const suffixes = this.target.suffix ? [this.target.suffix] : topology.notification.suffixes;
+    return (
+      e.bucket === this.target.bucket && e.key.startsWith(prefix) && suffixes.some((s) => e.key.endsWith(s))
+    );
   }
 
   /** Deliver the notification for one created object (retried a few times, like S3's own delivery). */

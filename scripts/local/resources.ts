@@ -79,21 +79,20 @@ export async function configureBucketNotification(s3: S3Client, res: LocalResour
     new PutBucketNotificationConfigurationCommand({
       Bucket: res.bucket,
       NotificationConfiguration: {
-        QueueConfigurations: [
-          {
-            Id: 'ingest',
-            QueueArn: res.queueArn,
-            Events: ['s3:ObjectCreated:*'],
-            Filter: {
-              Key: {
-                FilterRules: [
-                  { Name: 'prefix', Value: topology.notification.prefix },
-                  { Name: 'suffix', Value: topology.notification.suffix },
-                ],
-              },
+        // S3 takes one suffix per filter: one configuration per suffix.
+        QueueConfigurations: topology.notification.suffixes.map((suffix) => ({
+          Id: `ingest${suffix.replaceAll('.', '-')}`,
+          QueueArn: res.queueArn,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: {
+            Key: {
+              FilterRules: [
+                { Name: 'prefix', Value: topology.notification.prefix },
+                { Name: 'suffix', Value: suffix },
+              ],
             },
           },
-        ],
+        })),
       },
     }),
   );

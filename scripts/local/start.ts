@@ -75,7 +75,7 @@ const r = pipeline.resources;
 say(`
 ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   S3+SQS endpoint  ${pipeline.endpointUrl}${pipeline.embeddedEndpoint ? ' (embedded)' : ''}
-  bucket           s3://${r.bucket}/${topology.notification.prefix}  (notifications for *${topology.notification.suffix})
+  bucket           s3://${r.bucket}/${topology.notification.prefix}  (notifications for *${topology.notification.suffixes.join(', *')})
   queue            ${r.queueUrl}
   dead letters     ${r.dlqUrl}
   PostgreSQL       ${describeDatabase(pipeline.databaseUrl)}${pipeline.embeddedDatabase ? ' (embedded, data in .data/pg)' : ''}

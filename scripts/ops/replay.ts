@@ -15,7 +15,7 @@ Sends one S3 ObjectCreated notification per object under the prefix to the inges
   --queue <q>      queue name or URL (default ${topology.names.queue}; on AWS pass the stack's QueueUrl output)
   --aws            talk to AWS itself (standard credentials) instead of an endpoint
 Endpoint: AWS_ENDPOINT_URL (e.g. LocalStack), else the embedded endpoint of a running \`npm start\`
-(http://127.0.0.1:4566). Only objects matching the notification filter (${topology.notification.prefix}…${topology.notification.suffix}) are sent.`;
+(http://127.0.0.1:4566). Only objects matching the notification filter (${topology.notification.prefix}…{${topology.notification.suffixes.join(',')}}) are sent.`;
 
 const { values } = parseArgs({
   options: {

@@ -95,21 +95,20 @@ describe('LocalStack variant (-c localstack=true -c databaseUrl=…)', { timeout
     const queue = onlyResource(template, 'AWS::SQS::Queue', { RedrivePolicy: Match.anyValue() }).id;
     const { resource: bucket } = onlyResource(template, 'AWS::S3::Bucket');
     expect(bucket.Properties?.NotificationConfiguration).toEqual({
-      QueueConfigurations: [
-        {
-          Event: 's3:ObjectCreated:*',
-          Queue: { 'Fn::GetAtt': [queue, 'Arn'] },
-          Filter: {
-            S3Key: {
-              Rules: [
-                { Name: 'prefix', Value: topology.notification.prefix },
-                { Name: 'suffix', Value: topology.notification.suffix },
-              ],
-            },
+      QueueConfigurations: topology.notification.suffixes.map((suffix) => ({
+        Event: 's3:ObjectCreated:*',
+        Queue: { 'Fn::GetAtt': [queue, 'Arn'] },
+        Filter: {
+          S3Key: {
+            Rules: [
+              { Name: 'prefix', Value: topology.notification.prefix },
+              { Name: 'suffix', Value: suffix },
+            ],
           },
         },
-      ],
+      })),
     });
+    expect(topology.notification.suffixes).toHaveLength(3);
   });
 
   it('lets S3 send to the queue, and creates the bucket only after that policy', () => {

@@ -55,7 +55,7 @@ describe('LocalStack', () => {
       }
       t.resourceCountIs('Custom::S3BucketNotifications', 0);
       t.hasResourceProperties('AWS::S3::Bucket', {
-        NotificationConfiguration: { QueueConfigurations: [{}] },
+        NotificationConfiguration: { QueueConfigurations: [{}, {}, {}] },
       });
       t.resourceCountIs('AWS::Events::Rule', 1);
       t.resourceCountIs('AWS::Scheduler::Schedule', 0);

@@ -63,7 +63,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       });
     });
 
-    it('notifies the queue of ObjectCreated under the topology prefix/suffix only', () => {
+    it('notifies the queue of ObjectCreated under the topology prefix, one configuration per suffix', () => {
       const { main } = queueIds();
       const { resource } = onlyResource(template, 'Custom::S3BucketNotifications');
       const config = resource.Properties?.NotificationConfiguration as {
@@ -73,17 +73,47 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
           Filter: { Key: { FilterRules: unknown[] } };
         }[];
       };
-      expect(config.QueueConfigurations).toHaveLength(1);
-      const [only] = config.QueueConfigurations;
-      expect(only?.Events).toEqual(['s3:ObjectCreated:*']);
-      expect(only?.QueueArn).toEqual({ 'Fn::GetAtt': [main, 'Arn'] });
-      expect(only?.Filter.Key.FilterRules).toHaveLength(2);
-      expect(only?.Filter.Key.FilterRules).toEqual(
+      // S3 takes one suffix per filter: .csv, .csv.gz and .csv.zst are three configurations.
+      expect(config.QueueConfigurations).toHaveLength(topology.notification.suffixes.length);
+      expect(topology.notification.suffixes).toEqual(['.csv', '.csv.gz', '.csv.zst']);
+      for (const [i, suffix] of topology.notification.suffixes.entries()) {
+        const one = config.QueueConfigurations[i];
+        expect(one?.Events).toEqual(['s3:ObjectCreated:*']);
+        expect(one?.QueueArn).toEqual({ 'Fn::GetAtt': [main, 'Arn'] });
+        expect(one?.Filter.Key.FilterRules).toHaveLength(2);
+        expect(one?.Filter.Key.FilterRules).toEqual(
+          expect.arrayContaining([
+            { Name: 'prefix', Value: topology.notification.prefix },
+            { Name: 'suffix', Value: suffix },
+          ]),
+        );
+      }
+    });
+
+    it('aborts incomplete multipart uploads after a day and expires archived objects', () => {
+      const { resource } = onlyResource(template, 'AWS::S3::Bucket');
+      const lifecycle = resource.Properties?.LifecycleConfiguration as
+        | { Rules: Record<string, unknown>[] }
+        | undefined;
+      const rules = lifecycle?.Rules;
+      expect(rules).toHaveLength(2);
+      expect(rules).toEqual(
         expect.arrayContaining([
-          { Name: 'prefix', Value: topology.notification.prefix },
-          { Name: 'suffix', Value: topology.notification.suffix },
+          {
+            Id: 'abort-incomplete-multipart-uploads',
+            Status: 'Enabled',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+          {
+            Id: 'expire-archived-objects',
+            Status: 'Enabled',
+            Prefix: topology.archive.prefix,
+            ExpirationInDays: deploySettings.bucket.archiveExpirationDays,
+          },
         ]),
       );
+      // The archive lies outside the notification prefix: archiving never notifies again.
+      expect(topology.archive.prefix.startsWith(topology.notification.prefix)).toBe(false);
     });
   });
 
@@ -123,7 +153,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
 
   describe('functions', () => {
     it.each(['generator', 'ingest', 'migrate'] as const)(
-      '%s runs Node.js 22 on arm64 with its own log group',
+      '%s runs Node.js 24 on arm64 with its own log group',
       (name) => {
         const fn = template.toJSON().Resources[functionId(template, name)] as CfnResourceJson;
         expect(fn.Properties).toMatchObject({
@@ -255,11 +285,11 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
   });
 
   describe('database', () => {
-    it('is RDS PostgreSQL 16, encrypted, private, with generated credentials in Secrets Manager', () => {
+    it('is RDS PostgreSQL 17 (a pinned minor), encrypted, private, with generated credentials in Secrets Manager', () => {
       const { resource } = onlyResource(template, 'AWS::RDS::DBInstance');
       expect(resource.Properties).toMatchObject({
         Engine: 'postgres',
-        EngineVersion: '16',
+        EngineVersion: '17.9',
         StorageEncrypted: true,
         PubliclyAccessible: false,
         DBName: deploySettings.databaseName,

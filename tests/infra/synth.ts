@@ -1,18 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { addPipeline } from '../../infra/build.ts';
-import { ROOT } from '../../infra/paths.ts';
+import { addPipeline, cdkJsonContext } from '../../infra/build.ts';
 import type { PipelineStack } from '../../infra/stack.ts';
-
-/** The feature flags of `cdk.json`, so tests synthesize exactly what `cdk synth` does. */
-const cdkJsonContext = (
-  JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as {
-    context: Record<string, unknown>;
-  }
-).context;
 
 /** Context of the LocalStack deployment (what `npm run localstack:deploy` passes). */
 export const localstackContext = {
@@ -53,7 +45,7 @@ export function synthPipeline(
   const app = new App({
     outdir,
     context: {
-      ...cdkJsonContext,
+      ...cdkJsonContext(),
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
       ...context,
     },

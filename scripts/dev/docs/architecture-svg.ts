@@ -71,7 +71,7 @@ const boxes: Box[] = [
     kind: 'storage',
     title: `S3 bucket ${t.names.bucket}`,
     lines: [
-      `${t.notification.prefix}YYYY/MM/DD/HH/*${t.notification.suffix}`,
+      `${t.notification.prefix}YYYY/MM/DD/HH/*${t.notification.suffixes[0]}`,
       'embedded: fauxqs + notification bridge',
     ],
   },
@@ -155,7 +155,7 @@ const edges: Edge[] = [
     from: 'bucket',
     to: 'queue',
     sides: 'b-t',
-    label: `ObjectCreated (${t.notification.prefix}*${t.notification.suffix})`,
+    label: `ObjectCreated (${t.notification.prefix}*, suffix ${t.notification.suffixes.join(' ')})`,
   },
   { from: 'queue', to: 'dlq', sides: 'r-l', label: `after ${t.queue.maxReceiveCount} receives` },
   {
