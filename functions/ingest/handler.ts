@@ -1,70 +1,128 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Pool } from 'pg';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type pg from 'pg';
 import { s3Client, sqsClient } from '../shared/aws.ts';
 import { createPool, resolvePoolConfig } from '../shared/db.ts';
-import { optionalEnv } from '../shared/env.ts';
-import { observability } from '../shared/observability.ts';
+import { observabilityFromEnv } from '../shared/observability.ts';
 import { ingestRecords } from './batch.ts';
+import { type IngestConfig, readIngestConfig } from './config.ts';
 import { processRecord, type RecordOutcome } from './record.ts';
 
-// Created once per cold start and reused by every invocation of this container.
-const { logger, metrics } = observability('ecommerce-pipeline-ingest');
-const s3 = s3Client();
-const sqs = sqsClient();
-const dlqUrl = optionalEnv('DLQ_URL');
-// The pool is made on first use and kept; if making it fails (secret unreadable, say), the next
-// invocation tries again instead of the container failing forever.
-let pool: Promise<Pool> | undefined;
-const getPool = (): Promise<Pool> =>
-  (pool ??= resolvePoolConfig()
-    .then((config) =>
-      createPool(config, (e) => logger.warn('idle database connection lost', { error: e.message })),
-    )
-    .catch((e: unknown) => {
-      pool = undefined;
-      throw e;
-    }));
-const processor = new BatchProcessor(EventType.SQS);
+export { type IngestConfig, readIngestConfig };
 
-/** SQS batch handler: reports only the records that must be retried in `batchItemFailures`. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  const deps = { s3, sqs, dlqUrl, db: await getPool(), logger, clock: Date.now };
-  // The batch's S3 notifications are ingested together, in one transaction (see ingestBatch); the
-  // record handler then reports each record's share, and handles the other records itself.
-  const ingested = await ingestRecords(deps, event.Records);
-  const recordHandler = async (record: SQSRecord) => {
-    const outcome = ingested.get(record.messageId);
-    if (outcome instanceof Error) throw outcome;
-    return count(outcome ?? (await processRecord(deps, record)));
-  };
-  const response = await processPartialResponse(event, recordHandler, processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
-  metrics.addMetric('batchItemFailures', MetricUnit.Count, response.batchItemFailures.length);
-  metrics.publishStoredMetrics();
-  return response;
-};
-
-function count(outcome: RecordOutcome): RecordOutcome {
-  if (outcome.kind !== 'objects') return outcome;
-  for (const o of outcome.objects) {
-    if (o.status === 'skipped') {
-      metrics.addMetric('objectsSkippedReplay', MetricUnit.Count, 1);
-      continue;
-    }
-    // Failed objects stay in objectsIngested (they are acknowledged and in the ledger) and are
-    // counted here as well, so an alarm or the dashboard can show them without reading the ledger.
-    if (o.status === 'failed') metrics.addMetric('objectsFailed', MetricUnit.Count, 1);
-    metrics.addMetric('objectsIngested', MetricUnit.Count, 1);
-    metrics.addMetric('eventsInserted', MetricUnit.Count, o.rowsInserted);
-    metrics.addMetric('eventsDuplicate', MetricUnit.Count, o.rowsDuplicate);
-    metrics.addMetric('eventsRejected', MetricUnit.Count, o.rowsRejected);
-    if (o.latencyMs !== undefined) metrics.addMetric('ingestLatencyMs', MetricUnit.Milliseconds, o.latencyMs);
-    if (o.eventLagMs !== undefined) metrics.addMetric('eventLagMs', MetricUnit.Milliseconds, o.eventLagMs);
-  }
-  return outcome;
+/** Everything the ingest handler works with; the caller creates (and owns) each of them. */
+export interface IngestHandlerDeps {
+  s3: S3Client;
+  sqs: SQSClient;
+  /** The pool the objects are written through; the caller closes it. */
+  db: pg.Pool;
+  logger: Logger;
+  metrics: Metrics;
+  clock: () => number;
+  config: IngestConfig;
 }
+
+/** An SQS batch handler: reports only the records that must be retried in `batchItemFailures`. */
+export type IngestHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/**
+ * The ingest function over the given dependencies. Each call gets its own batch processor, so
+ * concurrent invocations (the local poller runs several) never mix their records' results, and two
+ * handlers made by this factory share nothing.
+ */
+export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
+  const { s3, sqs, db, logger, metrics, clock, config } = deps;
+  const recordDeps = { s3, sqs, dlqUrl: config.dlqUrl, db, logger, clock };
+
+  const count = (outcome: RecordOutcome): RecordOutcome => {
+    if (outcome.kind !== 'objects') return outcome;
+    for (const o of outcome.objects) {
+      if (o.status === 'skipped') {
+        metrics.addMetric('objectsSkippedReplay', MetricUnit.Count, 1);
+        continue;
+      }
+      // Failed objects stay in objectsIngested (they are acknowledged and in the ledger) and are
+      // counted here as well, so an alarm or the dashboard can show them without reading the ledger.
+      if (o.status === 'failed') metrics.addMetric('objectsFailed', MetricUnit.Count, 1);
+      metrics.addMetric('objectsIngested', MetricUnit.Count, 1);
+      metrics.addMetric('eventsInserted', MetricUnit.Count, o.rowsInserted);
+      metrics.addMetric('eventsDuplicate', MetricUnit.Count, o.rowsDuplicate);
+      metrics.addMetric('eventsRejected', MetricUnit.Count, o.rowsRejected);
+      if (o.latencyMs !== undefined)
+        metrics.addMetric('ingestLatencyMs', MetricUnit.Milliseconds, o.latencyMs);
+      if (o.eventLagMs !== undefined) metrics.addMetric('eventLagMs', MetricUnit.Milliseconds, o.eventLagMs);
+    }
+    return outcome;
+  };
+
+  return async (event, context) => {
+    logger.addContext(context);
+    // The batch's S3 notifications are ingested together, in one transaction (see ingestRecords);
+    // the record handler then reports each record's share, and handles the other records itself.
+    const ingested = await ingestRecords(recordDeps, event.Records);
+    const recordHandler = async (record: SQSRecord) => {
+      const outcome = ingested.get(record.messageId);
+      if (outcome instanceof Error) throw outcome;
+      return count(outcome ?? (await processRecord(recordDeps, record)));
+    };
+    const response = await processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
+      context,
+      throwOnFullBatchFailure: false,
+    });
+    metrics.addMetric('batchItemFailures', MetricUnit.Count, response.batchItemFailures.length);
+    metrics.publishStoredMetrics();
+    return response;
+  };
+}
+
+/** What a deployed function builds once from its environment: all but the pool, and how to make it. */
+export interface IngestEnvironment {
+  deps: Omit<IngestHandlerDeps, 'db'>;
+  /** A new pool as the environment describes it (on AWS this reads a secret); the caller owns it. */
+  pool(): Promise<pg.Pool>;
+}
+
+/**
+ * The ingest dependencies as the deployed function reads them, from the variables the CDK stack
+ * sets: `DLQ_URL`, `QUEUE_URL` (see {@link readIngestConfig}); `DATABASE_URL`, or `DB_SECRET_ARN`
+ * with `DB_HOST` and `DB_NAME`, plus `DB_POOL_MAX` and `DB_CONNECT_TIMEOUT_MS` (see
+ * `resolvePoolConfig`); `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` and
+ * `POWERTOOLS_LOG_LEVEL`; `AWS_ENDPOINT_URL` for an emulator (the SDK reads the region and
+ * credentials itself). Throws an error naming a variable that is set wrong.
+ */
+export function readIngestEnvironment(env: NodeJS.ProcessEnv): IngestEnvironment {
+  const config = readIngestConfig(env);
+  const { logger, metrics } = observabilityFromEnv(env, 'ecommerce-pipeline-ingest');
+  return {
+    deps: { s3: s3Client(env), sqs: sqsClient(env), logger, metrics, clock: Date.now, config },
+    pool: async () =>
+      createPool(await resolvePoolConfig(env), (e) =>
+        logger.warn('idle database connection lost', { error: e.message }),
+      ),
+  };
+}
+
+let container: IngestEnvironment | undefined;
+let pool: Promise<pg.Pool> | undefined;
+let deployed: IngestHandler | undefined;
+
+/**
+ * The Lambda entry point: {@link createIngestHandler} applied once per container to dependencies
+ * read from the environment. The pool is made on first use and kept; if making it fails (secret
+ * unreadable, say), the next invocation tries again instead of the container failing forever.
+ */
+export const handler: IngestHandler = async (event, context) => {
+  container ??= readIngestEnvironment(process.env);
+  const start = container;
+  pool ??= start.pool().catch((e: unknown) => {
+    pool = undefined;
+    throw e;
+  });
+  const db = await pool;
+  deployed ??= createIngestHandler({ ...start.deps, db });
+  return deployed(event, context);
+};

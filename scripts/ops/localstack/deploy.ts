@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from '../../infra/paths.ts';
+import { ROOT } from '../../../infra/paths.ts';
 import { localstack, localstackContextArgs, localstackCredentials, waitForLocalStack } from './env.ts';
 
 const cdklocal = path.join(ROOT, 'node_modules', '.bin', 'cdklocal');

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { ROOT } from '../infra/paths.ts';
-import { collectReport, formatReport, localDatabaseUrl, type Target } from './local/dashboard/report.ts';
+import { ROOT } from '../../infra/paths.ts';
 import { localstack } from './localstack/env.ts';
+import { collectReport, formatReport, localDatabaseUrl, type Target } from './status-report.ts';
 
 /** `DEFAULT_STACK_NAME` of infra/build.ts, repeated so a status check does not load the CDK. */
 const DEFAULT_STACK_NAME = 'EcommercePipeline';

@@ -15,14 +15,15 @@ import {
   type SendMessageBatchRequestEntry,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { matchesNotificationFilter } from '../infra/topology.ts';
-import { s3EventRecord } from './local/notifications.ts';
+import { s3NotificationBody } from '../../functions/shared/s3-notification.ts';
+import { matchesNotificationFilter } from '../../infra/topology.ts';
 
 /** Where the tools talk to: `--aws` (the SDK's defaults), `AWS_ENDPOINT_URL`, or a running `npm start`. */
 export function toolClients(options: { aws?: boolean; env?: NodeJS.ProcessEnv } = {}): {
   s3: S3Client;
   sqs: SQSClient;
   endpoint: string | undefined;
+  region: string;
 } {
   const env = options.env ?? process.env;
   const endpoint = options.aws ? undefined : (env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566');
@@ -41,6 +42,7 @@ export function toolClients(options: { aws?: boolean; env?: NodeJS.ProcessEnv } 
     s3: new S3Client({ region, ...local, ...(endpoint ? { forcePathStyle: true } : {}) }),
     sqs: new SQSClient({ region, ...local }),
     endpoint,
+    region,
   };
 }
 
@@ -92,7 +94,7 @@ export async function replayNotifications(
         summary.filtered++;
         continue;
       }
-      const record = s3EventRecord(
+      const body = s3NotificationBody(
         {
           bucket: options.bucket,
           key: o.Key,
@@ -103,7 +105,7 @@ export async function replayNotifications(
         },
         { region: options.region, configurationId: 'replay' },
       );
-      entries.push({ Id: String(entries.length), MessageBody: JSON.stringify({ Records: [record] }) });
+      entries.push({ Id: String(entries.length), MessageBody: body });
     }
     for (let i = 0; i < entries.length; i += 10) {
       summary.sent += await sendAll(deps.sqs, options.queueUrl, entries.slice(i, i + 10));

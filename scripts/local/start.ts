@@ -3,8 +3,8 @@
  * Run `npm start -- --help` for the options.
  */
 import { parseArgs } from 'node:util';
-import { topology } from '../infra/topology.ts';
-import { describeDatabase, startLocalPipeline } from './local/runtime.ts';
+import { topology } from '../../infra/topology.ts';
+import { describeDatabase, startLocalPipeline } from './runtime.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -48,7 +48,6 @@ if (values.help) {
   process.exit(0);
 }
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-if (values.quiet) process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
 
 // Human-readable lines go to stderr; stdout carries the functions' JSON logs and EMF metrics.
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -69,6 +68,7 @@ const pipeline = await startLocalPipeline({
   ingest: { concurrency: num(values.concurrency), batchSize: num(values['batch-size']) },
   log: say,
   dashboardPort: values['dashboard-port'] === 'off' ? false : (num(values['dashboard-port']) ?? 8080),
+  ...(values.quiet ? { logLevel: 'WARN' as const } : {}),
 });
 
 const r = pipeline.resources;

@@ -49,7 +49,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => `${int(n)} ms`;
 const pct = (p: Percentiles) => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
 
-/** The targets of issue 4 and whether this run met them. */
+/** The performance targets and whether this run met them. */
 export function targets(r: BenchResults): { name: string; target: string; measured: string; met: boolean }[] {
   return [
     {
@@ -467,7 +467,7 @@ function targetNotes(r: BenchResults, peak: number): string {
       );
     else if (t.name === 'generator')
       notes.push(
-        `- **Generator ${int(r.generatorEventsPerSec)} events/s (target 200,000).** Not part of this change (the generator's code belongs to another issue). Its profile shows the per-field CSV quoting regex (\`csvField\`), string concatenation per row, a UUID and a \`toISOString\` per event, and — when run through tsx as here — esbuild's \`__name\` wrappers on the closures created per session. A micro-benchmark at load average 2 measured 182,000 events/s; escaping only fields that can contain separators (names) and building rows without the intermediate array are the candidates (not measured).`,
+        `- **Generator ${int(r.generatorEventsPerSec)} events/s (target 200,000).** Its profile shows the per-field CSV quoting regex (\`csvField\`), string concatenation per row, a UUID and a \`toISOString\` per event, and — when run through tsx as here — esbuild's \`__name\` wrappers on the closures created per session. A micro-benchmark at load average 2 measured 182,000 events/s; escaping only fields that can contain separators (names) and building rows without the intermediate array are the candidates (not measured).`,
       );
   }
   return notes.length

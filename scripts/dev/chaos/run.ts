@@ -1,5 +1,5 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createGenerator, objectKey, prng } from '../../functions/generator/generate.ts';
+import { createGenerator, objectKey, prng } from '../../../functions/generator/generate.ts';
 import {
   adminPool,
   chaosDatabase,

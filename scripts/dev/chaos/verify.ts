@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { GeneratedBatch } from '../../functions/generator/generate.ts';
+import type { GeneratedBatch } from '../../../functions/generator/generate.ts';
 
 /** What the generator wrote, object by object: the truth the database is checked against. */
 export interface Manifest {

@@ -1,14 +1,14 @@
 /**
- * `npm run generate`: write CSV objects of fake events to the bucket (or a folder), like the
- * scheduled generator function, with the options users of the Spark versions know.
+ * `npm run generate`: write CSV objects of fake events to the bucket (or a folder), as the scheduled
+ * generator function does, with options for how many, how fast, how bad and how repeatable.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createGenerator, objectKey } from '../functions/generator/generate.ts';
-import { publishBatch } from '../functions/generator/publish.ts';
-import { topology } from '../infra/topology.ts';
+import { createGenerator, objectKey } from '../../functions/generator/generate.ts';
+import { publishBatch } from '../../functions/generator/publish.ts';
+import { topology } from '../../infra/topology.ts';
 
 const HELP = `Usage: npm run generate -- [options]
   --events <n>          events per object (default 100)

@@ -11,9 +11,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { objectKey } from '../../functions/generator/generate.ts';
-import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
-import { topology } from '../../infra/topology.ts';
+import { objectKey } from '../../../functions/generator/generate.ts';
+import { EVENT_COLUMNS } from '../../../functions/shared/event.ts';
+import { topology } from '../../../infra/topology.ts';
 import { localstack, localstackClientConfig, waitFor } from './env.ts';
 
 const VALID_ROWS = 10;

@@ -3,7 +3,7 @@
  * cause of their failure is fixed. Receive → send → delete, so it is safe to interrupt and to repeat.
  */
 import { parseArgs } from 'node:util';
-import { topology } from '../infra/topology.ts';
+import { topology } from '../../infra/topology.ts';
 import { redriveMessages, resolveQueueUrl, toolClients } from './queue-tools.ts';
 
 const HELP = `Usage: npm run redrive -- [options]

@@ -8,7 +8,7 @@ import { openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../../infra/paths.ts';
+import { ROOT } from '../../../infra/paths.ts';
 import { DEFAULT_CHAOS, runChaos, summary } from './run.ts';
 
 const d = DEFAULT_CHAOS;

@@ -19,14 +19,14 @@ import {
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
-import { ROOT } from '../../infra/paths.ts';
-import { topology } from '../../infra/topology.ts';
-import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../local/endpoint.ts';
-import { NotificationBridge } from '../local/notifications.ts';
-import { ensureResources, type LocalResources } from '../local/resources.ts';
-import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../local/scratch-db.ts';
-import type { WorkerMessage } from './worker.ts';
+import { EVENT_COLUMNS } from '../../../functions/shared/event.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { topology } from '../../../infra/topology.ts';
+import { type EmbeddedEndpoint, type ObjectCreated, startEmbeddedEndpoint } from '../../local/endpoint.ts';
+import { NotificationBridge } from '../../local/notifications.ts';
+import { ensureResources, type LocalResources } from '../../local/resources.ts';
+import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '../scratch-db.ts';
+import type { WorkerMessage } from '../worker.ts';
 
 /** A database of its own for one repetition, migrated; dropped afterwards. */
 export type BenchDatabase = ScratchDatabase;
@@ -215,7 +215,7 @@ export interface IngestWorker {
   stderr(): string;
 }
 
-const WORKER = path.join(ROOT, 'scripts', 'bench', 'worker.ts');
+const WORKER = path.join(ROOT, 'scripts', 'dev', 'worker.ts');
 
 /** Start the ingest function in a child process, polling the lane's queue; resolves when it polls. */
 export async function startWorker(options: WorkerOptions): Promise<IngestWorker> {
@@ -234,11 +234,11 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       DLQ_URL: resources.dlqUrl,
       POWERTOOLS_SERVICE_NAME: `${topology.observability.serviceName}-ingest`,
       POWERTOOLS_METRICS_NAMESPACE: topology.observability.metricsNamespace,
-      BENCH_QUEUE_URL: resources.queueUrl,
-      BENCH_QUEUE_ARN: resources.queueArn,
-      BENCH_BATCH_SIZE: String(options.batchSize ?? topology.ingest.batchSize),
-      BENCH_BATCHING_WINDOW_MS: String(options.batchingWindowMs ?? 0),
-      BENCH_CONCURRENCY: String(options.concurrency ?? topology.ingest.maxConcurrency),
+      QUEUE_URL: resources.queueUrl,
+      QUEUE_ARN: resources.queueArn,
+      BATCH_SIZE: String(options.batchSize ?? topology.ingest.batchSize),
+      BATCHING_WINDOW_MS: String(options.batchingWindowMs ?? 0),
+      CONCURRENCY: String(options.concurrency ?? topology.ingest.maxConcurrency),
     },
   });
   let err = '';

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
-import { ROOT } from '../../infra/paths.ts';
-import { startLocalPipeline } from '../local/runtime.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { startLocalPipeline } from '../../local/runtime.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string' }, out: { type: 'string' }, chromium: { type: 'string' } },
@@ -28,7 +28,6 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${name}`);
 const url = new URL(adminUrl);
 url.pathname = `/${name}`;
-process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const pipeline = await startLocalPipeline({
   port: 0,
@@ -37,6 +36,8 @@ const pipeline = await startLocalPipeline({
   generator: { intervalMs: 1000, eventsPerObject: 1000, seed: 2026 },
   resources: { bucket: `${name}-bucket`.replaceAll('_', '-'), queue: `${name}-q`, dlq: `${name}-dlq` },
   log: (line) => process.stderr.write(`${line}\n`),
+  // Quiet unless POWERTOOLS_LOG_LEVEL asks for more.
+  ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
 });
 const browser = await chromium.launch({
   executablePath: values.chromium ?? '/usr/bin/chromium',

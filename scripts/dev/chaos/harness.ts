@@ -6,21 +6,21 @@ import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { createPool } from '../../functions/shared/db.ts';
-import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
-import { ROOT } from '../../infra/paths.ts';
-import { topology } from '../../infra/topology.ts';
-import { type LocalDatabase, startEmbeddedPostgres } from '../local/database.ts';
-import { type EmbeddedEndpoint, startEmbeddedEndpoint } from '../local/endpoint.ts';
-import { NotificationBridge } from '../local/notifications.ts';
-import { ensureResources, type LocalResources } from '../local/resources.ts';
+import { createPool } from '../../../functions/shared/db.ts';
+import { loadMigrations, migrate } from '../../../functions/shared/migrate.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { topology } from '../../../infra/topology.ts';
+import { type LocalDatabase, startEmbeddedPostgres } from '../../local/database.ts';
+import { type EmbeddedEndpoint, startEmbeddedEndpoint } from '../../local/endpoint.ts';
+import { NotificationBridge } from '../../local/notifications.ts';
+import { ensureResources, type LocalResources } from '../../local/resources.ts';
 import { OutageProxy } from './proxy.ts';
 
 /**
  * The pieces a fault-injection run is made of, shared by `npm run chaos` and the tests: the embedded
  * S3+SQS endpoint behind an {@link OutageProxy}, the S3 → SQS notification bridge, a PostgreSQL the
  * run may restart (or a fresh database on a given server, which it may not), and ingest workers as
- * child processes (`scripts/local/worker.ts`) that can be killed.
+ * child processes (`scripts/dev/worker.ts`) that can be killed.
  */
 
 /** Credentials and region of the embedded endpoint (it accepts any). */
@@ -29,7 +29,7 @@ const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAcc
 /** The `application_name` of the ingest workers' connections (db.ts uses the service name). */
 export const INGEST_APPLICATION = `${topology.observability.serviceName}-ingest`;
 
-const WORKER = path.join(ROOT, 'scripts/local/worker.ts');
+const WORKER = path.join(ROOT, 'scripts', 'dev', 'worker.ts');
 
 /** A PostgreSQL for one run: its URL, whether the run may restart it, and how to clean up. */
 export interface ChaosDatabase {
@@ -227,7 +227,7 @@ export interface Worker {
   nextBusy(): Promise<void>;
 }
 
-/** Start one ingest worker (`scripts/local/worker.ts`) configured as the Lambda would be. */
+/** Start one ingest worker (`scripts/dev/worker.ts`) configured as the Lambda would be. */
 export function startWorker(s: WorkerSettings): Worker {
   const out = s.logFd ?? 'ignore';
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {

@@ -4,7 +4,7 @@
  * ledger skips object versions it has already handled.
  */
 import { parseArgs } from 'node:util';
-import { topology } from '../infra/topology.ts';
+import { topology } from '../../infra/topology.ts';
 import { replayNotifications, resolveQueueUrl, toolClients } from './queue-tools.ts';
 
 const HELP = `Usage: npm run replay -- --prefix <key prefix> [options]
@@ -31,14 +31,14 @@ if (values.help || values.prefix === undefined) {
   process.exit(values.help ? 0 : 2);
 }
 
-const { s3, sqs, endpoint } = toolClients({ aws: values.aws });
+const { s3, sqs, endpoint, region } = toolClients({ aws: values.aws });
 const queueUrl = await resolveQueueUrl(sqs, values.queue);
 console.error(
   `replaying s3://${values.bucket}/${values.prefix} → ${queueUrl}${endpoint ? ` (at ${endpoint})` : ''}`,
 );
 const summary = await replayNotifications(
   { s3, sqs },
-  { bucket: values.bucket, prefix: values.prefix, queueUrl, log: (line) => console.error(line) },
+  { bucket: values.bucket, prefix: values.prefix, queueUrl, region, log: (line) => console.error(line) },
 );
 console.log(
   `replay: ${summary.listed} objects listed, ${summary.sent} notifications sent, ${summary.filtered} outside the notification filter`,

@@ -11,9 +11,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createGenerator } from '../../functions/generator/generate.ts';
-import { ROOT } from '../../infra/paths.ts';
-import { topology } from '../../infra/topology.ts';
+import { createGenerator } from '../../../functions/generator/generate.ts';
+import { ROOT } from '../../../infra/paths.ts';
+import { topology } from '../../../infra/topology.ts';
 import {
   type BenchEndpoint,
   benchEndpoint,

@@ -1,9 +1,9 @@
 /** `npm run migrate`: apply the numbered migrations in sql/ to DATABASE_URL. */
 import path from 'node:path';
 import pg from 'pg';
-import { redactUrl } from '../functions/shared/db.ts';
-import { loadMigrations, migrate } from '../functions/shared/migrate.ts';
-import { ROOT } from '../infra/paths.ts';
+import { redactUrl } from '../../functions/shared/db.ts';
+import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
+import { ROOT } from '../../infra/paths.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) {

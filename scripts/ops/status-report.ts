@@ -3,8 +3,8 @@ import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { redactUrl } from '../../../functions/shared/db.ts';
-import { topology } from '../../../infra/topology.ts';
+import { redactUrl } from '../../functions/shared/db.ts';
+import { topology } from '../../infra/topology.ts';
 import {
   type Latency,
   type LedgerCounts,
@@ -13,7 +13,7 @@ import {
   readLatency,
   readLatestObjects,
   readRejectReasons,
-} from './queries.ts';
+} from '../local/dashboard/queries.ts';
 
 /**
  * `npm run status`: the dashboard's numbers in a terminal, against the local runtime, LocalStack or
