@@ -58,14 +58,6 @@ export function decodeS3Key(key: string): string {
   }
 }
 
-/** The inverse of {@link decodeS3Key}, as S3 encodes keys in notifications (slashes kept). */
-export function encodeS3Key(key: string): string {
-  return key
-    .split('/')
-    .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
-    .join('/');
-}
-
 const stripQuotes = (etag: string | undefined) => etag?.replace(/^"|"$/g, '');
 
 /**

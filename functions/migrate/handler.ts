@@ -7,7 +7,7 @@ import { resolvePoolConfig } from '../shared/db.ts';
 import { numberEnv } from '../shared/env.ts';
 import { isTransientInfraError } from '../shared/errors.ts';
 import { loadMigrations, migrate } from '../shared/migrate.ts';
-import { observability } from '../shared/observability.ts';
+import { type Log, observabilityFromEnv } from '../shared/observability.ts';
 
 /**
  * Deploy-time migration function, invoked once per deploy by a CDK trigger (`infra/stack.ts`) before
@@ -15,13 +15,30 @@ import { observability } from '../shared/observability.ts';
  * bundle carries them in `sql/` next to `index.mjs`. A thrown error fails the deployment.
  */
 
-const { logger } = observability('ecommerce-pipeline-migrate');
-
 /** Result returned to the trigger (visible in the CloudFormation custom resource's logs). */
 export interface MigrateResult {
   applied: string[];
   total: number;
 }
+
+/** Where the migrations are and how long to wait for the database. */
+export interface MigrateConfig {
+  migrationsDir: string;
+  /** Keep retrying a database that is not reachable yet for this long (ms) after the start. */
+  connectDeadlineMs: number;
+}
+
+/** Everything the migrate handler works with. */
+export interface MigrateHandlerDeps {
+  logger: Log;
+  clock: () => number;
+  /** Connection settings, resolved per invocation (on AWS a secret is read). */
+  connection: () => Promise<pg.ClientConfig>;
+  config: MigrateConfig;
+}
+
+/** Apply pending migrations and report what was applied. */
+export type MigrateHandler = () => Promise<MigrateResult>;
 
 /**
  * Where the migration files are: `MIGRATIONS_DIR` if set, else `sql/` next to the bundle (Lambda),
@@ -37,10 +54,25 @@ export function migrationsDir(
 }
 
 /**
+ * The migrate configuration of a deployed function: {@link migrationsDir} and
+ * `MIGRATE_CONNECT_DEADLINE_MS` (default 90 s, a margin before the function's 180 s timeout).
+ */
+export function readMigrateConfig(env: NodeJS.ProcessEnv): MigrateConfig {
+  return {
+    migrationsDir: migrationsDir(env),
+    connectDeadlineMs: numberEnv('MIGRATE_CONNECT_DEADLINE_MS', 90_000, env),
+  };
+}
+
+/**
  * Connect, retrying transient failures until `deadlineMs`: on a first deploy the RDS Proxy can
  * accept TCP before its target is registered, and the first connections are refused.
  */
-async function connectWithRetry(config: pg.ClientConfig, deadlineMs: number): Promise<pg.Client> {
+async function connectWithRetry(
+  deps: Pick<MigrateHandlerDeps, 'logger' | 'clock'>,
+  config: pg.ClientConfig,
+  deadlineMs: number,
+): Promise<pg.Client> {
   for (let attempt = 1; ; attempt++) {
     const client = new pg.Client(config);
     try {
@@ -49,31 +81,54 @@ async function connectWithRetry(config: pg.ClientConfig, deadlineMs: number): Pr
     } catch (e: unknown) {
       await client.end().catch(() => undefined);
       const waitMs = Math.min(1000 * 2 ** (attempt - 1), 10_000);
-      if (!isTransientInfraError(e) || Date.now() + waitMs > deadlineMs) throw e;
-      logger.warn('database not reachable yet, retrying', { attempt, waitMs, error: (e as Error).message });
+      if (!isTransientInfraError(e) || deps.clock() + waitMs > deadlineMs) throw e;
+      deps.logger.warn('database not reachable yet, retrying', {
+        attempt,
+        waitMs,
+        error: (e as Error).message,
+      });
       await sleep(waitMs);
     }
   }
 }
 
-/** Lambda entry point: apply pending migrations and report what was applied. */
+/** The migrate function over the given dependencies. */
+export function createMigrateHandler(deps: MigrateHandlerDeps): MigrateHandler {
+  const { logger, clock, config } = deps;
+  return async () => {
+    const started = clock();
+    const migrations = await loadMigrations(config.migrationsDir);
+    const client = await connectWithRetry(deps, await deps.connection(), started + config.connectDeadlineMs);
+    try {
+      const applied = await migrate(client, migrations);
+      logger.info('migrations done', {
+        dir: config.migrationsDir,
+        applied,
+        total: migrations.length,
+        durationMs: clock() - started,
+      });
+      return { applied, total: migrations.length };
+    } finally {
+      await client.end();
+    }
+  };
+}
+
+let logger: Log | undefined;
+
+/**
+ * The Lambda entry point: {@link createMigrateHandler} over the environment the CDK stack sets
+ * ({@link readMigrateConfig}; `DATABASE_URL` or `DB_SECRET_ARN`/`DB_HOST`/`DB_NAME`, see
+ * `resolvePoolConfig`; `POWERTOOLS_SERVICE_NAME`). Unlike the long-lived handlers it reads the
+ * environment on every invocation: it runs once per deploy, and must see the secret as it is then.
+ */
 export async function handler(): Promise<MigrateResult> {
-  const started = Date.now();
-  const dir = migrationsDir();
-  const migrations = await loadMigrations(dir);
-  const config = await resolvePoolConfig();
-  // How long to keep retrying the connection; leaves a margin before the Lambda timeout (180 s).
-  const client = await connectWithRetry(config, started + numberEnv('MIGRATE_CONNECT_DEADLINE_MS', 90_000));
-  try {
-    const applied = await migrate(client, migrations);
-    logger.info('migrations done', {
-      dir,
-      applied,
-      total: migrations.length,
-      durationMs: Date.now() - started,
-    });
-    return { applied, total: migrations.length };
-  } finally {
-    await client.end();
-  }
+  const env = process.env;
+  logger ??= observabilityFromEnv(env, 'ecommerce-pipeline-migrate').logger;
+  return createMigrateHandler({
+    logger,
+    clock: Date.now,
+    connection: () => resolvePoolConfig(env),
+    config: readMigrateConfig(env),
+  })();
 }

@@ -1,7 +1,9 @@
 /**
- * Environment access for handlers. Handlers read configuration only from environment variables,
- * checked once at cold start, so a misconfigured function fails at init with a message naming the
- * variable instead of failing every record later.
+ * Environment access for the deployed functions' entry points. Each handler module's exported
+ * `handler` reads its configuration from environment variables (as the CDK stack sets them) once,
+ * at cold start, and checks it there, so a misconfigured function fails with a message naming the
+ * variable instead of failing every record later. Everything below the entry point takes its
+ * configuration as values.
  */
 
 /** A required variable; throws naming it when absent or empty. */
@@ -26,4 +28,16 @@ export function numberEnv(name: string, fallback: number, env: NodeJS.ProcessEnv
 export function optionalEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const value = env[name];
   return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * An optional queue or endpoint URL; throws naming the variable when it is set but does not start
+ * with `http://` or `https://`. Checked by shape, not parsed: emulators name queues on hosts such as
+ * `sqs.us-east-1.127.0.0.1`, which a URL parser refuses.
+ */
+export function optionalUrlEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = optionalEnv(name, env);
+  if (value !== undefined && !/^https?:\/\/[^\s/]+\/?\S*$/.test(value))
+    throw new Error(`Environment variable ${name} must be an http(s) URL, got "${value}"`);
+  return value;
 }

@@ -67,17 +67,6 @@ function field(e: unknown, name: string): unknown {
   return typeof e === 'object' && e !== null && name in e ? (e as Record<string, unknown>)[name] : undefined;
 }
 
-/**
- * Classify any thrown value. Unknown errors are treated as transient: a retry costs a redelivery,
- * while a wrong "permanent" verdict would lose data. Poison messages still end in the DLQ after
- * `maxReceiveCount` receives.
- */
-export function classify(e: unknown): PipelineError {
-  if (e instanceof PipelineError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new TransientError(`${describe(e)}: ${message}`, { cause: e });
-}
-
 /** True for errors raised by the PostgreSQL driver or the network that a retry may fix. */
 export function isTransientInfraError(e: unknown): boolean {
   const code = field(e, 'code');
@@ -87,9 +76,4 @@ export function isTransientInfraError(e: unknown): boolean {
   if (typeof status === 'number' && (status >= 500 || status === 429)) return true;
   const message = e instanceof Error ? e.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
-}
-
-function describe(e: unknown): string {
-  const code = field(e, 'code') ?? field(e, 'name');
-  return typeof code === 'string' ? code : 'error';
 }

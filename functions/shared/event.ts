@@ -208,8 +208,6 @@ export function eventRowSchema(now: () => number = Date.now) {
 
 /** A validated event, as stored in `user_events`. */
 export type EcommerceEvent = z.output<ReturnType<typeof eventRowSchema>>;
-/** A row as read from CSV, before validation. */
-export type EventRow = z.input<ReturnType<typeof eventRowSchema>>;
 
 /** Outcome of validating one row; `timeMs` is the event_timestamp as epoch milliseconds. */
 export type Validation =

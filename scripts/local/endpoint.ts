@@ -1,15 +1,8 @@
 import { buildApp } from 'fauxqs';
+import type { CreatedObject } from '../../functions/shared/s3-notification.ts';
 
-/** An object-created event seen by the embedded endpoint. */
-export interface ObjectCreated {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  /** `Put`, `Copy` or `CompleteMultipartUpload`, as in S3's `ObjectCreated:*` event names. */
-  kind: 'Put' | 'Copy' | 'CompleteMultipartUpload';
-  at: Date;
-}
+/** An object-created event seen by the embedded endpoint: what a notification names. */
+export type ObjectCreated = CreatedObject;
 
 /** The running embedded S3+SQS endpoint. */
 export interface EmbeddedEndpoint {

@@ -1,7 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { S3EventRecord } from 'aws-lambda';
-import { encodeS3Key } from '../../functions/ingest/s3-event.ts';
+import { s3NotificationBody, s3TestEventBody } from '../../functions/shared/s3-notification.ts';
 import { topology } from '../../infra/topology.ts';
 import type { ObjectCreated } from './endpoint.ts';
 
@@ -37,14 +35,7 @@ export class NotificationBridge {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.target.queueUrl,
-        MessageBody: JSON.stringify({
-          Service: 'Amazon S3',
-          Event: 's3:TestEvent',
-          Time: new Date().toISOString(),
-          Bucket: this.target.bucket,
-          RequestId: randomHex(8),
-          HostId: randomBytes(24).toString('base64'),
-        }),
+        MessageBody: s3TestEventBody(this.target.bucket),
       }),
     );
   }
@@ -61,7 +52,12 @@ export class NotificationBridge {
   /** Deliver the notification for one created object (retried a few times, like S3's own delivery). */
   notify(e: ObjectCreated): void {
     if (!this.matches(e)) return;
-    const body = JSON.stringify({ Records: [this.record(e)] });
+    this.sequence += 1n;
+    const body = s3NotificationBody(e, {
+      region: this.target.region,
+      configurationId: this.target.configurationId,
+      sequencer: this.sequence,
+    });
     const delivery = (async () => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -81,61 +77,4 @@ export class NotificationBridge {
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
-
-  private record(e: ObjectCreated): S3EventRecord {
-    this.sequence += 1n;
-    return s3EventRecord(e, {
-      region: this.target.region,
-      configurationId: this.target.configurationId,
-      sequencer: this.sequence,
-    });
-  }
-}
-
-/** Options of {@link s3EventRecord}; all have S3-like defaults. */
-export interface S3EventRecordOptions {
-  region?: string | undefined;
-  /** The notification configuration's id (S3 puts it in every record). */
-  configurationId?: string | undefined;
-  /** S3's per-key ordering token; any increasing number. */
-  sequencer?: bigint | undefined;
-}
-
-/**
- * One S3 `ObjectCreated` notification record, exactly as S3 writes it (eventVersion 2.1, key
- * URL-encoded form-style, size, eTag, sequencer). No I/O: shared by the embedded endpoint's bridge and
- * `npm run replay`, so a replayed notification cannot differ from a live one.
- */
-export function s3EventRecord(e: ObjectCreated, options: S3EventRecordOptions = {}): S3EventRecord {
-  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const sequencer = options.sequencer ?? BigInt(e.at.getTime()) * 1000n;
-  return {
-    eventVersion: '2.1',
-    eventSource: 'aws:s3',
-    awsRegion: region,
-    eventTime: e.at.toISOString(),
-    eventName: `ObjectCreated:${e.kind}`,
-    userIdentity: { principalId: 'AWS:LOCAL' },
-    requestParameters: { sourceIPAddress: '127.0.0.1' },
-    responseElements: { 'x-amz-request-id': randomHex(8), 'x-amz-id-2': randomUUID() },
-    s3: {
-      s3SchemaVersion: '1.0',
-      configurationId: options.configurationId ?? 'ingest',
-      bucket: {
-        name: e.bucket,
-        ownerIdentity: { principalId: 'LOCAL' },
-        arn: `arn:aws:s3:::${e.bucket}`,
-      },
-      object: {
-        key: encodeS3Key(e.key),
-        size: e.size,
-        eTag: e.etag,
-        sequencer: sequencer.toString(16).toUpperCase().padStart(18, '0'),
-      },
-    },
-  };
-}
-
-function randomHex(bytes: number): string {
-  return randomBytes(bytes).toString('hex').toUpperCase();
 }

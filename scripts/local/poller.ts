@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -6,6 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { lambdaContext } from './lambda.ts';
 
 /** An SQS batch handler, as deployed to Lambda. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -180,22 +180,8 @@ export class SqsPoller {
   }
 
   private context(): Context {
-    const deadline = Date.now() + this.options.timeoutMs;
-    const name = this.options.functionName;
-    return {
-      callbackWaitsForEmptyEventLoop: false,
-      functionName: name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:${this.options.region ?? 'us-east-1'}:000000000000:function:${name}`,
-      memoryLimitInMB: String(this.options.memoryMb),
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${name}`,
-      logStreamName: `local/${process.pid}`,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => {},
-      fail: () => {},
-      succeed: () => {},
-    };
+    const { functionName, memoryMb, timeoutMs, region } = this.options;
+    return lambdaContext({ functionName, memoryMb, timeoutMs, ...(region ? { region } : {}) });
   }
 }
 

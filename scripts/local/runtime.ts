@@ -1,23 +1,25 @@
 import path from 'node:path';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { S3Client } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createPool, redactUrl } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
-import { readCounts } from './dashboard/queries.ts';
 import { type Dashboard, startDashboard } from './dashboard/server.ts';
 import { localDatabase } from './database.ts';
 import { type EmbeddedEndpoint, startEmbeddedEndpoint } from './endpoint.ts';
+import { localFunctions } from './functions.ts';
+import { lambdaContext, scheduledEvent } from './lambda.ts';
 import { NotificationBridge } from './notifications.ts';
-import { type SqsHandler, SqsPoller } from './poller.ts';
+import { SqsPoller } from './poller.ts';
 import {
   configureBucketNotification,
   ensureResources,
   type LocalResources,
   type ResourceOptions,
 } from './resources.ts';
+import { type PipelineStatus, readStatus } from './status.ts';
 
 /** Everything the local runtime can be told; unset fields come from the topology. */
 export interface LocalPipelineOptions {
@@ -47,20 +49,8 @@ export interface LocalPipelineOptions {
    * `npm start` asks for 8080 (falling back to a free port when it is taken); tests ask for 0.
    */
   dashboardPort?: number | false;
-}
-
-/** Counts shown by the status line. */
-export interface PipelineStatus {
-  generatedObjects: number;
-  generatedEvents: number;
-  objectsIngested: number;
-  rowsInserted: number;
-  rowsDuplicate: number;
-  rowsRejected: number;
-  objectsFailed: number;
-  queueDepth: number;
-  inFlight: number;
-  dlqDepth: number;
+  /** Lowest level of the functions' JSON logs; unset, `POWERTOOLS_LOG_LEVEL` (default INFO). */
+  logLevel?: LogLevel;
 }
 
 /** A running local pipeline. */
@@ -141,31 +131,29 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       migrationClient.release();
     }
 
-    // The handlers read only environment variables, set here as the CDK stack sets them on AWS.
+    // The handlers' factories get what the CDK stack gives the functions on AWS; the pool is
+    // this pipeline's own, closed after the poller has stopped.
     const gen = options.generator ?? {};
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpointUrl,
-      AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      BUCKET_NAME: resources.bucket,
-      KEY_PREFIX: topology.notification.prefix,
-      EVENTS_PER_OBJECT: String(gen.eventsPerObject ?? topology.generator.eventsPerObject),
-      BAD_RATE: String(gen.badRate ?? topology.generator.badRate),
-      DUPLICATE_RATE: String(gen.duplicateRate ?? topology.generator.duplicateRate),
-      ...(gen.seed !== undefined ? { SEED: String(gen.seed) } : {}),
-      DATABASE_URL: db.url,
-      DLQ_URL: resources.dlqUrl,
-      DB_POOL_MAX: String(options.ingest?.poolMax ?? 4),
-      POWERTOOLS_METRICS_NAMESPACE: topology.observability.metricsNamespace,
+    const functions = localFunctions({
+      aws: { endpoint: endpointUrl, region, credentials },
+      databaseUrl: db.url,
+      queueUrl: resources.queueUrl,
+      dlqUrl: resources.dlqUrl,
+      generator: {
+        bucket: resources.bucket,
+        prefix: topology.notification.prefix,
+        eventsPerObject: gen.eventsPerObject ?? topology.generator.eventsPerObject,
+        badRate: gen.badRate ?? topology.generator.badRate,
+        duplicateRate: gen.duplicateRate ?? topology.generator.duplicateRate,
+        ...(gen.seed !== undefined ? { seed: gen.seed } : {}),
+      },
+      poolMax: options.ingest?.poolMax ?? 4,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     });
-    process.env.POWERTOOLS_SERVICE_NAME = `${topology.observability.serviceName}-generator`;
-    const generator = await import('../../functions/generator/handler.ts');
-    process.env.POWERTOOLS_SERVICE_NAME = `${topology.observability.serviceName}-ingest`;
-    const ingest = await import('../../functions/ingest/handler.ts');
+    stops.push(() => functions.close());
 
     const ingestTopology = topology.ingest;
-    const poller = new SqsPoller(sqs, ingest.handler as SqsHandler, {
+    const poller = new SqsPoller(sqs, functions.ingest, {
       queueUrl: resources.queueUrl,
       queueArn: resources.queueArn,
       batchSize: options.ingest?.batchSize ?? ingestTopology.batchSize,
@@ -180,17 +168,21 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     poller.start();
     stops.push(() => poller.stop());
 
-    let generatedObjects = 0;
-    let generatedEvents = 0;
+    const generated = { objects: 0, events: 0 };
     let generatorRun: Promise<unknown> = Promise.resolve();
     const generateOnce = async () => {
-      const out = (await generator.handler(scheduledEvent(region), lambdaContext('generator'))) as {
-        key: string;
-        events: number;
-      };
-      generatedObjects++;
-      generatedEvents += out.events;
-      return out;
+      const out = await functions.generator(
+        scheduledEvent(region),
+        lambdaContext({
+          functionName: 'generator',
+          memoryMb: topology.generator.memoryMb,
+          timeoutMs: topology.generator.timeoutSeconds * 1000,
+          region,
+        }),
+      );
+      generated.objects++;
+      generated.events += out.events;
+      return { key: out.key, events: out.events };
     };
     const intervalMs = gen.intervalMs ?? topology.generator.localIntervalSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -205,34 +197,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     };
     stops.push(stopSchedule);
 
-    const queueCounts = async (url: string) => {
-      const out = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      return {
-        visible: Number(out.Attributes?.ApproximateNumberOfMessages ?? 0),
-        inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
-      };
-    };
-
-    const status = async (): Promise<PipelineStatus> => {
-      const [counts, q, d] = await Promise.all([
-        readCounts(admin),
-        queueCounts(resources.queueUrl),
-        queueCounts(resources.dlqUrl),
-      ]);
-      return {
-        generatedObjects,
-        generatedEvents,
-        ...counts,
-        queueDepth: q.visible,
-        inFlight: q.inFlight,
-        dlqDepth: d.visible + d.inFlight,
-      };
-    };
+    const status = () =>
+      readStatus({ sqs, db: admin, queueUrl: resources.queueUrl, dlqUrl: resources.dlqUrl, generated });
 
     let dashboard: Dashboard | undefined;
     if (options.dashboardPort !== undefined && options.dashboardPort !== false) {
@@ -271,35 +237,4 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
 /** One line for humans; the database URL never appears with its password. */
 export function describeDatabase(url: string): string {
   return redactUrl(url);
-}
-
-function scheduledEvent(region: string): ScheduledEvent {
-  return {
-    version: '0',
-    id: crypto.randomUUID(),
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region,
-    resources: [`arn:aws:events:${region}:000000000000:rule/local-generator-schedule`],
-    detail: {},
-  };
-}
-
-function lambdaContext(name: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    memoryLimitInMB: String(topology.generator.memoryMb),
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: `local/${process.pid}`,
-    getRemainingTimeInMillis: () => topology.generator.timeoutSeconds * 1000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }

@@ -22,7 +22,7 @@ it('runs the quick benchmark and fills every key of results.json with a number',
     const results = path.join(dir, 'results.json');
     await run(
       process.execPath,
-      ['--import', 'tsx', 'scripts/bench/index.ts', '--quick', '--results', results, '--docs', dir],
+      ['--import', 'tsx', 'scripts/dev/bench/index.ts', '--quick', '--results', results, '--docs', dir],
       {
         cwd: ROOT,
         env: { ...process.env, DATABASE_URL: inject('adminDatabaseUrl'), POWERTOOLS_LOG_LEVEL: 'WARN' },

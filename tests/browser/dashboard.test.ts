@@ -4,7 +4,8 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/paths.ts';
-import { type LocalPipeline, type PipelineStatus, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import type { PipelineStatus } from '../../scripts/local/status.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**

@@ -3,11 +3,11 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ROOT } from '../../infra/paths.ts';
-import { DEFAULT_CHAOS, runChaos, summary } from '../../scripts/chaos/run.ts';
+import { DEFAULT_CHAOS, runChaos, summary } from '../../scripts/dev/chaos/run.ts';
 
 /**
- * The smaller version of `npm run chaos` (issue 5, part 1): 50,000 events through worker processes
- * that are SIGKILLed mid-batch, with PostgreSQL backends terminated, PostgreSQL restarted (a
+ * The smaller version of `npm run chaos`: 50,000 events through worker processes that are
+ * SIGKILLed mid-batch, with PostgreSQL backends terminated, PostgreSQL restarted (a
  * throwaway embedded cluster on its own data folder and a free port, never the machine's server),
  * the S3/SQS endpoint cut off, and poisoned messages; then every event, reject, ledger row and DLQ
  * message is checked against the generator's manifest.

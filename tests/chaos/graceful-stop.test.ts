@@ -10,13 +10,13 @@ import {
   until,
   type Worker,
   type WorkerSettings,
-} from '../../scripts/chaos/harness.ts';
-import { type Manifest, verify } from '../../scripts/chaos/verify.ts';
+} from '../../scripts/dev/chaos/harness.ts';
+import { type Manifest, verify } from '../../scripts/dev/chaos/verify.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**
- * Issue 5, part 4: SIGTERM during a batch leaves no partial object and loses no message. A worker
- * process (scripts/local/worker.ts, the real ingest handler under the Lambda-style poller) is
+ * SIGTERM during a batch leaves no partial object and loses no message. A worker process
+ * (scripts/dev/worker.ts, the real ingest handler under the Lambda-style poller) is
  * stopped while it has a batch in flight and an object's transaction open; then every object is
  * either complete or untouched, every message is either deleted (its object committed) or still
  * in the queue, and a new worker finishes the rest exactly.

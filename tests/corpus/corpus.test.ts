@@ -5,8 +5,10 @@ import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgText } from '../../functions/ingest/chunk.ts';
+import { createIngestHandler } from '../../functions/ingest/handler.ts';
 import type { RecordsDeps } from '../../functions/ingest/records.ts';
 import { EVENT_COLUMNS } from '../../functions/shared/event.ts';
+import { observability } from '../../functions/shared/observability.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { topology } from '../../infra/topology.ts';
 import {
@@ -258,72 +260,71 @@ describe('bad-input corpus: messages', () => {
 
 describe('bad-input corpus: messages through the Lambda handler, all in one SQS batch', () => {
   it('acknowledges every record (no batchItemFailures), dead-letters the poison ones, and the ledger matches', async () => {
-    // The handler reads its configuration from the environment at import, as on Lambda.
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: aws.endpoint.url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      DATABASE_URL: db.url,
-      DLQ_URL: dlqUrl,
+    // The handler as Lambda runs it, made by its factory over this test's endpoint, database and DLQ.
+    const { logger, metrics } = observability({
+      serviceName: 'ecommerce-pipeline-ingest',
+      namespace: 'EcommercePipeline',
     });
-    try {
-      const { handler } = await import('../../functions/ingest/handler.ts');
-      const built = [];
-      // Cases that change the bucket between deliveries cannot share one batch; they run above.
-      for (const c of messageCases) {
-        const b = { id: c.id, ...(await c.build(ctx)) };
-        if (!b.expect.some((e) => e.kind === 'objects' && e.before)) built.push(b);
-      }
-      const records = built.flatMap((b) => b.expect.map(() => sqsRecord(b.body)));
-      const context = {
-        awsRequestId: 'corpus',
-        functionName: 'ingest',
-        getRemainingTimeInMillis: () => 60_000,
-      } as unknown as Context;
-      const response = await handler({ Records: records }, context);
-      expect(response.batchItemFailures).toEqual([]);
+    const handler = createIngestHandler({
+      s3: aws.s3,
+      sqs: aws.sqs,
+      db: db.pool,
+      logger,
+      metrics,
+      clock: Date.now,
+      config: testConfig({ dlqUrl }),
+    });
+    const built = [];
+    // Cases that change the bucket between deliveries cannot share one batch; they run above.
+    for (const c of messageCases) {
+      const b = { id: c.id, ...(await c.build(ctx)) };
+      if (!b.expect.some((e) => e.kind === 'objects' && e.before)) built.push(b);
+    }
+    const records = built.flatMap((b) => b.expect.map(() => sqsRecord(b.body)));
+    const context = {
+      awsRequestId: 'corpus',
+      functionName: 'ingest',
+      getRemainingTimeInMillis: () => 60_000,
+    } as unknown as Context;
+    const response = await handler({ Records: records }, context);
+    expect(response.batchItemFailures).toEqual([]);
 
-      for (const b of built) {
-        for (const want of b.expect) {
-          if (want.kind !== 'objects') continue;
-          for (const o of want.objects) {
-            if (o.status === 'skipped') continue;
-            const { rows } = await db.pool.query<{
-              status: string;
-              error: string | null;
-              rows_inserted: number;
-            }>(
-              'SELECT status, error, rows_inserted FROM ingested_objects WHERE bucket = $1 AND key = $2 AND status = $3',
-              [BUCKET, pgText(o.key), o.status],
-            );
-            expect(rows.length, `${b.id}: ${o.key} ${o.status}`).toBeGreaterThanOrEqual(1);
-            if (o.error) expect(rows[0]?.error).toMatch(new RegExp(`^${o.error}`));
-            if (o.status === 'ingested') expect(rows.map((r) => r.rows_inserted)).toContain(o.inserted);
-          }
+    for (const b of built) {
+      for (const want of b.expect) {
+        if (want.kind !== 'objects') continue;
+        for (const o of want.objects) {
+          if (o.status === 'skipped') continue;
+          const { rows } = await db.pool.query<{
+            status: string;
+            error: string | null;
+            rows_inserted: number;
+          }>(
+            'SELECT status, error, rows_inserted FROM ingested_objects WHERE bucket = $1 AND key = $2 AND status = $3',
+            [BUCKET, pgText(o.key), o.status],
+          );
+          expect(rows.length, `${b.id}: ${o.key} ${o.status}`).toBeGreaterThanOrEqual(1);
+          if (o.error) expect(rows[0]?.error).toMatch(new RegExp(`^${o.error}`));
+          if (o.status === 'ingested') expect(rows.map((r) => r.rows_inserted)).toContain(o.inserted);
         }
       }
-      const deadLettered = built.filter((b) => b.expect.some((e) => e.kind === 'dead-lettered'));
-      const got = new Set<string>();
-      for (;;) {
-        const out = await aws.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: dlqUrl,
-            MessageAttributeNames: ['All'],
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 1,
-            VisibilityTimeout: 60,
-          }),
-        );
-        if (!out.Messages?.length) break;
-        for (const m of out.Messages)
-          if (records.some((r) => r.messageId === m.MessageAttributes?.sourceMessageId?.StringValue))
-            got.add(m.Body ?? '');
-      }
-      expect([...got].sort()).toEqual(deadLettered.map((b) => b.body).sort());
-    } finally {
-      process.env = saved;
     }
+    const deadLettered = built.filter((b) => b.expect.some((e) => e.kind === 'dead-lettered'));
+    const got = new Set<string>();
+    for (;;) {
+      const out = await aws.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: dlqUrl,
+          MessageAttributeNames: ['All'],
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 60,
+        }),
+      );
+      if (!out.Messages?.length) break;
+      for (const m of out.Messages)
+        if (records.some((r) => r.messageId === m.MessageAttributes?.sourceMessageId?.StringValue))
+          got.add(m.Body ?? '');
+    }
+    expect([...got].sort()).toEqual(deadLettered.map((b) => b.body).sort());
   });
 });

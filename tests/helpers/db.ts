@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { createScratchDatabase, type ScratchDatabase } from '../../scripts/local/scratch-db.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../../scripts/dev/scratch-db.ts';
 
 /** A database of its own for one test file, migrated, dropped at the end. */
 export type TestDatabase = ScratchDatabase;

@@ -1,4 +1,5 @@
-import type { LocalPipeline, PipelineStatus } from '../../scripts/local/runtime.ts';
+import type { LocalPipeline } from '../../scripts/local/runtime.ts';
+import type { PipelineStatus } from '../../scripts/local/status.ts';
 
 /**
  * Poll the pipeline's status until `check` holds — the signal the test waits on — and return that

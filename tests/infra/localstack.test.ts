@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/paths.ts';
-import { localstackContextArgs } from '../../scripts/localstack/env.ts';
+import { localstackContextArgs } from '../../scripts/ops/localstack/env.ts';
 import { synthPipeline } from './synth.ts';
 
 /** Template assertions only: skip CDK's built-in CloudFormation validation (see SynthOptions). */

@@ -2,9 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createMigrateHandler } from '../../functions/migrate/handler.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { recordingLogger } from '../helpers/factories.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -58,4 +60,23 @@ it('refuses gaps in the numbering', async () => {
   await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
   await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
   await expect(loadMigrations(dir)).rejects.toThrow(/expected number 2/);
+});
+
+it('the migrate function, made by its factory, applies sql/ once and reports what it applied', async () => {
+  const target = await freshDatabase({ migrate: false });
+  try {
+    const logger = recordingLogger();
+    const run = createMigrateHandler({
+      logger,
+      clock: Date.now,
+      connection: async () => ({ connectionString: target.url }),
+      config: { migrationsDir: path.join(ROOT, 'sql'), connectDeadlineMs: 1000 },
+    });
+    const first = await run();
+    expect(first.applied).toEqual((await loadMigrations(path.join(ROOT, 'sql'))).map((m) => m.name));
+    expect(await run()).toEqual({ applied: [], total: first.total });
+    expect(logger.lines.filter((l) => l.message === 'migrations done')).toHaveLength(2);
+  } finally {
+    await target.drop();
+  }
 });

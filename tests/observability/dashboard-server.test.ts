@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../scripts/local/dashboard/server.ts';
-import type { PipelineStatus } from '../../scripts/local/runtime.ts';
+import type { PipelineStatus } from '../../scripts/local/status.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /** The dashboard's HTTP surface and its behaviour when a sample fails, without a browser. */

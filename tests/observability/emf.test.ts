@@ -7,12 +7,15 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**
  * What `npm start` writes, read from the real process: stdout must carry the functions' JSON logs
- * and one EMF line per invocation with design §6's metric names in the EcommercePipeline namespace,
+ * and one EMF line per invocation with the pipeline's metric names in the EcommercePipeline namespace,
  * exactly as CloudWatch would receive them on AWS; stderr the human "ready" block with the
  * dashboard's URL.
  */
 
-/** Design §6's metrics, plus objectsFailed (a failed object is also counted in objectsIngested). */
+/**
+ * The pipeline's metrics (the names the CloudWatch dashboard and alarms use), plus objectsFailed (a
+ * failed object is also counted in objectsIngested).
+ */
 const METRICS = [
   'eventsGenerated',
   'objectsWritten',
@@ -50,7 +53,17 @@ beforeAll(async () => {
   db = await freshDatabase({ migrate: false });
   child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'scripts/start.ts', '--port', '0', '--dashboard-port', '0', '--interval', '0.3'],
+    [
+      '--import',
+      'tsx',
+      'scripts/local/start.ts',
+      '--port',
+      '0',
+      '--dashboard-port',
+      '0',
+      '--interval',
+      '0.3',
+    ],
     {
       cwd: ROOT,
       env: {
@@ -105,7 +118,7 @@ async function until<T>(what: string, check: () => T | undefined, timeoutMs = 30
   }
 }
 
-it('writes EMF metrics with the design names, one line per invocation, and JSON logs with the same keys', async () => {
+it('writes EMF metrics with the pipeline metric names, one line per invocation, and JSON logs with the same keys', async () => {
   const ready = await until(
     'the ready block',
     () => /\n {2}dashboard +(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr) ?? undefined,
@@ -174,7 +187,7 @@ it('writes EMF metrics with the design names, one line per invocation, and JSON 
   expect(await exited).toBe(0);
   expect(stderr).toContain('stopped cleanly.');
 
-  // Metrics: one namespace, the design's names and nothing else, all of them seen.
+  // Metrics: one namespace, the pipeline's names and nothing else, all of them seen.
   const emf = emfLines();
   for (const line of emf) {
     for (const m of line._aws.CloudWatchMetrics) {

@@ -3,8 +3,8 @@ import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ROOT } from '../../infra/paths.ts';
-import { queuesFromOutputs, type Report } from '../../scripts/local/dashboard/report.ts';
 import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
+import { queuesFromOutputs, type Report } from '../../scripts/ops/status-report.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { untilStatus } from '../helpers/wait.ts';
 
@@ -35,7 +35,7 @@ async function status(...args: string[]): Promise<string> {
     [
       '--import',
       'tsx',
-      'scripts/status.ts',
+      'scripts/ops/status.ts',
       '--target',
       'local',
       '--endpoint',

@@ -8,7 +8,7 @@ import { topology } from '../../infra/topology.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /**
- * No password and no full DATABASE_URL in any log line: run `npm start` (scripts/start.ts) as a
+ * No password and no full DATABASE_URL in any log line: run `npm start` (scripts/local/start.ts) as a
  * child process with a DATABASE_URL that carries a password and every log level on, drive it through
  * the paths that log errors (a poison message, a wrongly-headed and a non-UTF-8 object, its database
  * connections killed under it), stop it with SIGINT, and search everything it wrote to stdout and
@@ -66,7 +66,7 @@ it('npm start never logs the database password or URL, on success and error path
     [
       '--import',
       'tsx',
-      'scripts/start.ts',
+      'scripts/local/start.ts',
       '--port',
       '0',
       '--dashboard-port',

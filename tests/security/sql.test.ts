@@ -11,12 +11,12 @@ import { findStringBuiltSql } from './sql-scan.ts';
  */
 const ALLOWED: { file: string; expression: string; why: string }[] = [
   {
-    file: 'scripts/local/scratch-db.ts',
+    file: 'scripts/dev/scratch-db.ts',
     expression: 'template ?',
     why: 'the name of a template database made by the same module, checked to be a plain identifier',
   },
   {
-    file: 'scripts/chaos/verify.ts',
+    file: 'scripts/dev/chaos/verify.ts',
     expression: 'target',
     why: 'a table name chosen by the verifier itself, never read from input',
   },

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordOutcome, RecordsDeps } from '../../functions/ingest/records.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { ensureResources, type LocalResources } from '../../scripts/local/resources.ts';
-import { redriveMessages, replayNotifications } from '../../scripts/queue-tools.ts';
+import { redriveMessages, replayNotifications } from '../../scripts/ops/queue-tools.ts';
 import { doc, ev, NOW } from '../fixtures/cases.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
@@ -235,7 +235,7 @@ describe('the npm scripts', () => {
     await put('events/2026/12/01/00/cli.csv', doc([ev()]));
     const out = await run(
       tsx,
-      ['scripts/replay.ts', '--prefix', 'events/2026/12/', '--bucket', res.bucket, '--queue', 'tools-q'],
+      ['scripts/ops/replay.ts', '--prefix', 'events/2026/12/', '--bucket', res.bucket, '--queue', 'tools-q'],
       { cwd: ROOT, env: env() },
     );
     expect(out.stdout).toContain(
@@ -246,7 +246,7 @@ describe('the npm scripts', () => {
 
   it('npm run redrive resolves queue names and moves the DLQ back', async () => {
     await aws.sqs.send(new SendMessageCommand({ QueueUrl: res.dlqUrl, MessageBody: 'poison' }));
-    const out = await run(tsx, ['scripts/redrive.ts', '--dlq', 'tools-dlq', '--queue', 'tools-q'], {
+    const out = await run(tsx, ['scripts/ops/redrive.ts', '--dlq', 'tools-dlq', '--queue', 'tools-q'], {
       cwd: ROOT,
       env: env(),
     });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeS3Key, encodeS3Key, parseMessageBody } from '../../functions/ingest/s3-event.ts';
+import { decodeS3Key, parseMessageBody } from '../../functions/ingest/s3-event.ts';
 import { BadMessageError } from '../../functions/shared/errors.ts';
+import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { s3Notification } from '../helpers/factories.ts';
 
 describe('S3 event parsing', () => {

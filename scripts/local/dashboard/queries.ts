@@ -48,7 +48,7 @@ export interface Percentiles {
   max: number | null;
 }
 
-/** Both latencies of design §6 over a recent window. */
+/** The latencies the pipeline reports (`ingestLatencyMs`, `eventLagMs`) over a recent window. */
 export interface Latency {
   windowMinutes: number;
   /** S3 object created (notification `eventTime`) → its transaction committed, per object. */

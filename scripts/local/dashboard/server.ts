@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PipelineStatus } from '../runtime.ts';
+import type { PipelineStatus } from '../status.ts';
 import {
   type Latency,
   type LedgerRow,

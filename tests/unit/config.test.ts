@@ -1,0 +1,110 @@
+import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readGeneratorConfig } from '../../functions/generator/config.ts';
+import { handler as generatorHandler } from '../../functions/generator/handler.ts';
+import {
+  DEFAULT_CHUNK_ROWS,
+  DEFAULT_MAX_REJECT_RATIO,
+  readIngestConfig,
+} from '../../functions/ingest/config.ts';
+import { handler as ingestHandler } from '../../functions/ingest/handler.ts';
+import { readMigrateConfig } from '../../functions/migrate/handler.ts';
+import { topology } from '../../infra/topology.ts';
+
+/**
+ * Each function reads its configuration from the environment the CDK stack sets, and a wrong
+ * setting fails with an error naming the variable.
+ */
+describe('ingest configuration', () => {
+  it('takes DLQ_URL and QUEUE_URL when set, and nothing when not', () => {
+    const defaults = { chunkRows: DEFAULT_CHUNK_ROWS, maxRejectRatio: DEFAULT_MAX_REJECT_RATIO };
+    expect(readIngestConfig({})).toEqual(defaults);
+    expect(
+      readIngestConfig({
+        DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
+        QUEUE_URL: 'http://127.0.0.1:4566/000000000000/queue',
+      }),
+    ).toEqual({
+      ...defaults,
+      dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
+      queueUrl: 'http://127.0.0.1:4566/000000000000/queue',
+    });
+  });
+
+  it('defaults the chunk size and reject budget to the topology, and checks them', () => {
+    expect(DEFAULT_CHUNK_ROWS).toBe(topology.ingest.chunkRows);
+    expect(DEFAULT_MAX_REJECT_RATIO).toBe(topology.ingest.maxRejectRatio);
+    expect(
+      readIngestConfig({ INGEST_CHUNK_ROWS: '1000', MAX_REJECT_RATIO: '1', DEADLINE_RESERVE_MS: '500' }),
+    ).toMatchObject({
+      chunkRows: 1000,
+      maxRejectRatio: 1,
+      reserveMs: 500,
+    });
+    expect(() => readIngestConfig({ INGEST_CHUNK_ROWS: '0' })).toThrow(/INGEST_CHUNK_ROWS/);
+    expect(() => readIngestConfig({ MAX_REJECT_RATIO: '1.5' })).toThrow(/MAX_REJECT_RATIO/);
+  });
+
+  it('names the variable that is not a URL', () => {
+    expect(() => readIngestConfig({ DLQ_URL: 'ingest-dlq' })).toThrow(/DLQ_URL must be an http\(s\) URL/);
+    expect(() => readIngestConfig({ QUEUE_URL: 'ftp://x/y' })).toThrow(/QUEUE_URL/);
+  });
+});
+
+describe('generator configuration', () => {
+  it('requires BUCKET_NAME and defaults the rest', () => {
+    expect(() => readGeneratorConfig({})).toThrow(/BUCKET_NAME is required/);
+    expect(readGeneratorConfig({ BUCKET_NAME: 'b' })).toEqual({
+      bucket: 'b',
+      prefix: 'events/',
+      eventsPerObject: 1000,
+      badRate: 0,
+      duplicateRate: 0,
+    });
+    expect(
+      readGeneratorConfig({
+        BUCKET_NAME: 'b',
+        KEY_PREFIX: 'in/',
+        EVENTS_PER_OBJECT: '50',
+        BAD_RATE: '0.1',
+        DUPLICATE_RATE: '0.2',
+        SEED: '7',
+      }),
+    ).toEqual({ bucket: 'b', prefix: 'in/', eventsPerObject: 50, badRate: 0.1, duplicateRate: 0.2, seed: 7 });
+  });
+
+  it('names a variable that is not a number', () => {
+    expect(() => readGeneratorConfig({ BUCKET_NAME: 'b', EVENTS_PER_OBJECT: 'many' })).toThrow(
+      /EVENTS_PER_OBJECT must be a number/,
+    );
+    expect(() => readGeneratorConfig({ BUCKET_NAME: 'b', SEED: 'x' })).toThrow(/SEED must be a number/);
+  });
+});
+
+describe('migrate configuration', () => {
+  it('finds sql/ and reads the connect deadline', () => {
+    expect(readMigrateConfig({})).toEqual({
+      migrationsDir: expect.stringMatching(/sql$/),
+      connectDeadlineMs: 90_000,
+    });
+    expect(() => readMigrateConfig({ MIGRATE_CONNECT_DEADLINE_MS: 'soon' })).toThrow(
+      /MIGRATE_CONNECT_DEADLINE_MS/,
+    );
+  });
+});
+
+describe('the deployed entry points', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+  const context = { functionName: 'test', awsRequestId: 'config-test' } as unknown as Context;
+
+  it('fail with the name of a missing or wrong variable, and try again on the next invocation', async () => {
+    vi.stubEnv('BUCKET_NAME', '');
+    await expect(generatorHandler({} as ScheduledEvent, context)).rejects.toThrow(/BUCKET_NAME/);
+    vi.stubEnv('DLQ_URL', 'not a url');
+    await expect(ingestHandler({ Records: [] } as SQSEvent, context)).rejects.toThrow(/DLQ_URL/);
+    vi.stubEnv('DLQ_URL', 'also not a url');
+    await expect(ingestHandler({ Records: [] } as SQSEvent, context)).rejects.toThrow(/also not a url/);
+  });
+});
