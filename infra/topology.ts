@@ -3,8 +3,9 @@
  *
  * Both the CDK stack (`infra/stack.ts` and `infra/constructs/`) and the embedded local runtime (`scripts/local/*`) read this
  * object, so the bucket filter, queue settings, batching and schedule cannot drift between AWS,
- * LocalStack and a laptop. Handlers never import it: they only read environment variables, which
- * each runtime derives from here.
+ * LocalStack and a laptop. Handlers never import it: they are given their configuration by the
+ * runtime that builds them (environment variables the stack sets from here, or the factories'
+ * arguments locally).
  */
 export const topology = {
   /** Logical names; CDK lets CloudFormation add suffixes, the local runtime uses them verbatim. */
@@ -40,6 +41,16 @@ export const topology = {
     batchingWindowSeconds: 1,
     /** Concurrent invocations (`maxConcurrency` on AWS, concurrent poll loops locally). */
     maxConcurrency: 2,
+    /**
+     * Records per transaction, at most (`INGEST_CHUNK_ROWS`). Several small objects share one
+     * transaction; a larger object is committed chunk by chunk with a checkpoint in its ledger row.
+     */
+    chunkRows: 50_000,
+    /**
+     * An object whose share of rejected rows is above this commits no rows and fails as
+     * `reject_budget_exceeded` (`MAX_REJECT_RATIO`; 1 turns the budget off).
+     */
+    maxRejectRatio: 0.5,
   },
   queue: {
     /** Receives before a message goes to the DLQ. */

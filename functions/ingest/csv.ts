@@ -1,83 +1,137 @@
 /**
- * A streaming RFC 4180 record reader that never loses a line.
+ * A streaming RFC 4180 record scanner that never loses a line.
  *
  * Why not csv-parse: with `skip_records_with_error` it reports one broken record several times,
  * merges the following good lines into the broken one's raw text, and drops them (measured: a file
  * with one stray quote lost three valid rows). Here a malformed record costs exactly its own
- * physical line(s): it comes back as `fields: null` with its raw text and line number, and reading
- * resumes on the next line. Well-formed input parses exactly as csv-parse does (see the
- * differential test in tests/unit/csv.test.ts).
+ * physical line(s) and scanning resumes on the next line. Well-formed input parses exactly as
+ * csv-parse does (tests/unit/csv.test.ts holds the two to the same fields).
+ *
+ * It is built for the ingest hot path: a record without quotes (nearly all of them) is handed over
+ * as a range of the text buffer, with no field array and no copy, for the caller to check in place.
+ * It knows the byte offset of every record boundary in the object, so a chunk can be committed with
+ * a checkpoint that a later ranged GET resumes from.
  */
 
-/** One record: its 1-based starting line, its raw text (without the line break) and its fields. */
-export interface CsvRecord {
-  line: number;
-  raw: string;
-  /** `null` when the record is not valid CSV (stray or unterminated quote). */
-  fields: string[] | null;
+/** Receives records in order (see {@link CsvScanner.scan}). */
+export interface RecordSink {
+  /** A record without quotes: `text[start, end)` (line break and a final CR removed). */
+  plain(text: string, start: number, end: number, line: number): void;
+  /** A record with quoted fields (`fields`), or a malformed one (`fields` null), with its raw text. */
+  quoted(raw: string, fields: string[] | null, line: number): void;
 }
 
-/** Defaults: a record longer than this is treated as an unterminated quote, not buffered forever. */
+/** A physical line longer than this is rejected as malformed, not buffered forever. */
 export const DEFAULT_MAX_RECORD_CHARS = 4 * 1024 * 1024;
 
-const NEED_MORE = 'need_more';
-const UNTERMINATED = 'unterminated';
-
-type QuotedResult =
-  | { fields: string[]; end: number }
-  | { malformedAt: number }
-  | typeof NEED_MORE
-  | typeof UNTERMINATED;
+const NEED_MORE = 1;
+const UNTERMINATED = 2;
+type QuotedResult = { fields: string[]; end: number } | { malformedAt: number } | 1 | 2;
 
 /**
- * Splits decoded text into CSV records. Feed it with {@link CsvReader.push} and finish with
- * {@link CsvReader.end}; both call `emit` for every complete record, in order. Empty lines are
- * skipped (they hold no record), but still count for line numbers.
+ * Splits decoded text into records. Feed it with {@link push}, drain it with {@link scan}, finish
+ * with {@link end}. Empty lines hold no record but count for line numbers.
  */
-export class CsvReader {
+export class CsvScanner {
   private buf = '';
-  private line = 1;
-  private started = false;
+  private pos = 0;
+  /** Byte offset (in the object) of `buf[0]`, and whether `buf` is pure ASCII (chars = bytes). */
+  private bufByte: number;
+  private bufAscii = true;
+  private final = false;
+  /** Inside an over-long physical line: skip up to its line break. */
+  private skipping = false;
+  /** Line number of the next record. */
+  line: number;
 
   constructor(
-    private readonly emit: (record: CsvRecord) => void,
+    start: { byte: number; line: number } = { byte: 0, line: 1 },
     private readonly maxRecordChars: number = DEFAULT_MAX_RECORD_CHARS,
-  ) {}
+  ) {
+    this.bufByte = start.byte;
+    this.line = start.line;
+  }
 
-  /** Add decoded text. */
-  push(text: string): void {
-    if (!this.started) {
-      this.started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  /** Add decoded text; `ascii` says it was decoded from as many bytes as it has characters. */
+  push(text: string, ascii: boolean): void {
+    if (this.pos > 0) {
+      this.bufByte = this.byteAt(this.pos);
+      this.buf = this.buf.slice(this.pos);
+      this.pos = 0;
     }
     this.buf = this.buf.length === 0 ? text : this.buf + text;
-    this.drain(false);
+    this.bufAscii = this.bufAscii && ascii;
   }
 
-  /** No more text: flush the last record (a final line without a line break is a record too). */
+  /** Skip bytes that belong to no record (a byte order mark); only before any text is pushed. */
+  skipBytes(n: number): void {
+    if (this.buf.length > 0) throw new Error('skipBytes after text was pushed');
+    this.bufByte += n;
+  }
+
+  /** No more text will come: the last line counts even without a line break. */
   end(): void {
-    this.drain(true);
-    this.buf = '';
+    this.final = true;
   }
 
-  private drain(final: boolean): void {
+  /** Byte offset in the object just after the last record scanned. */
+  get offset(): number {
+    return this.byteAt(this.pos);
+  }
+
+  /** True when every pushed character has been scanned (nothing is pending). */
+  get drained(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  private byteAt(pos: number): number {
+    if (this.bufAscii) return this.bufByte + pos;
+    const b = Buffer.byteLength(this.buf.slice(0, pos));
+    // Once the scanned part is past, what is left may well be ASCII again; re-check cheaply later.
+    return this.bufByte + b;
+  }
+
+  /**
+   * Hand complete records to `sink` until none is left or `stop()` turns true after a record.
+   * Returns true when it stopped because of `stop()`.
+   */
+  scan(sink: RecordSink, stop: () => boolean): boolean {
     const buf = this.buf;
     const len = buf.length;
-    let pos = 0;
-    // Position of the next '"' at or after pos, or -1 when none is left: computed lazily, once per
-    // quote, so quote-free files are scanned with two indexOf calls per line.
-    let quote = buf.indexOf('"');
+    const final = this.final;
+    let pos = this.pos;
+    let quote = buf.indexOf('"', pos);
+    let stopped = false;
     while (pos < len) {
+      if (stopped) break;
       const nl = buf.indexOf('\n', pos);
-      if (nl === -1 && !final) break;
+      if (this.skipping) {
+        // The rest of an over-long line, already rejected: drop it up to its line break.
+        if (nl === -1) {
+          pos = len;
+          if (final) this.skipping = false;
+          break;
+        }
+        this.skipping = false;
+        pos = nl + 1;
+        continue;
+      }
+      if (nl === -1 && !final) {
+        if (len - pos <= this.maxRecordChars) break;
+        // An over-long line: reject what we have, skip the rest of it as it arrives.
+        sink.quoted(buf.slice(pos, pos + this.maxRecordChars), null, this.line++);
+        this.skipping = true;
+        pos = len;
+        break;
+      }
       const lineEnd = nl === -1 ? len : nl;
       if (quote !== -1 && quote < pos) quote = buf.indexOf('"', pos);
       if (quote === -1 || quote >= lineEnd) {
-        // Fast path: a line without quotes is one record of comma-separated fields.
+        // A line without quotes is one record of comma-separated fields.
         const end = lineEnd > pos && buf.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
         if (end > pos) {
-          const raw = buf.slice(pos, end);
-          this.emit({ line: this.line, raw, fields: raw.split(',') });
+          sink.plain(buf, pos, end, this.line);
+          stopped = stop();
         }
         this.line++;
         pos = lineEnd + 1;
@@ -87,36 +141,45 @@ export class CsvReader {
       if (r === NEED_MORE) {
         if (len - pos <= this.maxRecordChars) break;
         // Too long to be a real record: an unterminated quote. Give up on its first line only.
-        pos = this.rejectFirstLine(buf, pos, nl, lineEnd);
+        pos = this.rejectFirstLine(sink, buf, pos, nl, lineEnd);
       } else if (r === UNTERMINATED) {
-        pos = this.rejectFirstLine(buf, pos, nl, lineEnd);
+        pos = this.rejectFirstLine(sink, buf, pos, nl, lineEnd);
       } else if ('malformedAt' in r && r.malformedAt > lineEnd) {
         // The error lies past the first line break: the record's opening quote was most likely never
         // closed and paired with a quote on a later line. Reject the first line only, re-read the rest.
-        pos = this.rejectFirstLine(buf, pos, nl, lineEnd);
+        pos = this.rejectFirstLine(sink, buf, pos, nl, lineEnd);
       } else if ('malformedAt' in r) {
         // Malformed within one line: reject that line.
         const errEnd = buf.indexOf('\n', r.malformedAt);
         if (errEnd === -1 && !final) {
           if (len - pos <= this.maxRecordChars) break;
-          pos = this.rejectFirstLine(buf, pos, nl, lineEnd);
-          continue;
+          pos = this.rejectFirstLine(sink, buf, pos, nl, lineEnd);
+        } else {
+          const end = errEnd === -1 ? len : errEnd;
+          sink.quoted(stripCr(buf.slice(pos, end)), null, this.line);
+          this.line += countNewlines(buf, pos, end) + 1;
+          pos = end + 1;
         }
-        const end = errEnd === -1 ? len : errEnd;
-        this.emit({ line: this.line, raw: stripCr(buf.slice(pos, end)), fields: null });
-        this.line += countNewlines(buf, pos, end) + 1;
-        pos = end + 1;
       } else {
-        this.emit({ line: this.line, raw: stripCr(buf.slice(pos, r.end)), fields: r.fields });
+        sink.quoted(stripCr(buf.slice(pos, r.end)), r.fields, this.line);
         this.line += countNewlines(buf, pos, r.end) + 1;
         pos = r.end + 1;
       }
+      stopped = stop();
     }
-    this.buf = pos >= len ? '' : buf.slice(pos);
+    this.pos = Math.min(pos, len);
+    if (this.pos >= len && len > 0) {
+      // Everything scanned: drop the text so the next push does not copy it.
+      this.bufByte = this.byteAt(len);
+      this.buf = '';
+      this.pos = 0;
+      this.bufAscii = true;
+    }
+    return stopped;
   }
 
-  private rejectFirstLine(buf: string, pos: number, nl: number, lineEnd: number): number {
-    this.emit({ line: this.line, raw: stripCr(buf.slice(pos, lineEnd)), fields: null });
+  private rejectFirstLine(sink: RecordSink, buf: string, pos: number, nl: number, lineEnd: number): number {
+    sink.quoted(stripCr(buf.slice(pos, lineEnd)), null, this.line);
     this.line++;
     return nl === -1 ? buf.length : nl + 1;
   }

@@ -8,9 +8,9 @@ import type pg from 'pg';
 import { s3Client, sqsClient } from '../shared/aws.ts';
 import { createPool, resolvePoolConfig } from '../shared/db.ts';
 import { observabilityFromEnv } from '../shared/observability.ts';
-import { ingestRecords } from './batch.ts';
 import { type IngestConfig, readIngestConfig } from './config.ts';
-import { processRecord, type RecordOutcome } from './record.ts';
+import { countOutcome } from './outcome.ts';
+import { ingestRecords } from './records.ts';
 
 export { type IngestConfig, readIngestConfig };
 
@@ -30,51 +30,28 @@ export interface IngestHandlerDeps {
 export type IngestHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /**
- * The ingest function over the given dependencies. Each call gets its own batch processor, so
- * concurrent invocations (the local poller runs several) never mix their records' results, and two
- * handlers made by this factory share nothing.
+ * The ingest function over the given dependencies: ingests the S3 objects named by a batch of SQS
+ * records (see `ingestRecords`), watching the invocation's deadline, and reports in
+ * `batchItemFailures` only the records that must be retried. Each call gets its own batch
+ * processor, so concurrent invocations (the local poller runs several) never mix their records'
+ * results, and two handlers made by this factory share nothing.
  */
 export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
-  const { s3, sqs, db, logger, metrics, clock, config } = deps;
-  const recordDeps = { s3, sqs, dlqUrl: config.dlqUrl, db, logger, clock };
-
-  const count = (outcome: RecordOutcome): RecordOutcome => {
-    if (outcome.kind !== 'objects') return outcome;
-    for (const o of outcome.objects) {
-      if (o.status === 'skipped') {
-        metrics.addMetric('objectsSkippedReplay', MetricUnit.Count, 1);
-        continue;
-      }
-      // Failed objects stay in objectsIngested (they are acknowledged and in the ledger) and are
-      // counted here as well, so an alarm or the dashboard can show them without reading the ledger.
-      if (o.status === 'failed') metrics.addMetric('objectsFailed', MetricUnit.Count, 1);
-      metrics.addMetric('objectsIngested', MetricUnit.Count, 1);
-      metrics.addMetric('eventsInserted', MetricUnit.Count, o.rowsInserted);
-      metrics.addMetric('eventsDuplicate', MetricUnit.Count, o.rowsDuplicate);
-      metrics.addMetric('eventsRejected', MetricUnit.Count, o.rowsRejected);
-      if (o.latencyMs !== undefined)
-        metrics.addMetric('ingestLatencyMs', MetricUnit.Milliseconds, o.latencyMs);
-      if (o.eventLagMs !== undefined) metrics.addMetric('eventLagMs', MetricUnit.Milliseconds, o.eventLagMs);
-    }
-    return outcome;
-  };
-
   return async (event, context) => {
-    logger.addContext(context);
-    // The batch's S3 notifications are ingested together, in one transaction (see ingestRecords);
-    // the record handler then reports each record's share, and handles the other records itself.
-    const ingested = await ingestRecords(recordDeps, event.Records);
+    deps.logger.addContext(context);
+    const outcomes = await ingestRecords(deps, event.Records, () => context.getRemainingTimeInMillis());
     const recordHandler = async (record: SQSRecord) => {
-      const outcome = ingested.get(record.messageId);
+      const outcome = outcomes.get(record.messageId);
       if (outcome instanceof Error) throw outcome;
-      return count(outcome ?? (await processRecord(recordDeps, record)));
+      if (outcome?.kind === 'objects') for (const o of outcome.objects) countOutcome(deps.metrics, o);
+      return outcome;
     };
     const response = await processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
       context,
       throwOnFullBatchFailure: false,
     });
-    metrics.addMetric('batchItemFailures', MetricUnit.Count, response.batchItemFailures.length);
-    metrics.publishStoredMetrics();
+    deps.metrics.addMetric('batchItemFailures', MetricUnit.Count, response.batchItemFailures.length);
+    deps.metrics.publishStoredMetrics();
     return response;
   };
 }
@@ -88,7 +65,7 @@ export interface IngestEnvironment {
 
 /**
  * The ingest dependencies as the deployed function reads them, from the variables the CDK stack
- * sets: `DLQ_URL`, `QUEUE_URL` (see {@link readIngestConfig}); `DATABASE_URL`, or `DB_SECRET_ARN`
+ * sets: `DLQ_URL`, `QUEUE_URL`, `INGEST_CHUNK_ROWS`, `MAX_REJECT_RATIO` (see {@link readIngestConfig}); `DATABASE_URL`, or `DB_SECRET_ARN`
  * with `DB_HOST` and `DB_NAME`, plus `DB_POOL_MAX` and `DB_CONNECT_TIMEOUT_MS` (see
  * `resolvePoolConfig`); `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` and
  * `POWERTOOLS_LOG_LEVEL`; `AWS_ENDPOINT_URL` for an emulator (the SDK reads the region and

@@ -1,29 +1,16 @@
-import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
-import { BadObjectError, isTransientInfraError, TransientError } from '../shared/errors.ts';
-import {
-  createValidator,
-  EVENT_COLUMNS,
-  eventValues,
-  headerOrder,
-  type RejectReason,
-} from '../shared/event.ts';
+import { BadObjectError } from '../shared/errors.ts';
 import type { Log } from '../shared/observability.ts';
-import { CsvReader, type CsvRecord } from './csv.ts';
+import { Chunk } from './chunk.ts';
+import { commitChunk, type PartPlan, type PartResult } from './commit.ts';
+import { isFinished, type LedgerState, readStates, versionId } from './ledger.ts';
+import { newOutcome, type ObjectOutcome } from './outcome.ts';
+import { ObjectReader, type ReadPosition } from './reader.ts';
 import type { ObjectRef } from './s3-event.ts';
-import {
-  claimObject,
-  completeObject,
-  copyToStage,
-  ensureStage,
-  isIngested,
-  type LedgerEntry,
-  mergeStage,
-  recordFailedObject,
-} from './store.ts';
+import { type ObjectBody, openObject, type VersionedRef, withEtag } from './source.ts';
 
-/** What the ingest domain needs; created once per cold start by the handler, or by tests. */
+/** What the ingest algorithm needs; built once per cold start by the handler, or by tests. */
 export interface IngestDeps {
   s3: S3Client;
   db: pg.Pool;
@@ -32,371 +19,328 @@ export interface IngestDeps {
   clock: () => number;
 }
 
-/** The outcome for one object. `skipped`: already in the ledger (a redelivery or a replay). */
-export interface ObjectResult {
-  bucket: string;
-  key: string;
-  status: 'ingested' | 'failed' | 'skipped';
-  error?: string;
-  rowsTotal: number;
-  rowsInserted: number;
-  rowsDuplicate: number;
-  rowsRejected: number;
-  /** Object created (per the notification) → committed. */
-  latencyMs?: number;
-  /** Newest event_timestamp in the object → committed. */
-  eventLagMs?: number;
-  durationMs: number;
+/** How ingest cuts its work. */
+export interface IngestOptions {
+  /** Records per transaction, at most. */
+  chunkRows: number;
+  /** An object whose rejected share goes above this commits no rows and fails. */
+  maxRejectRatio: number;
+  /** Milliseconds left in the invocation; without it there is no deadline. */
+  remainingMs?: () => number;
+  /** Stop reading and commit when fewer milliseconds than this are left. */
+  reserveMs?: number;
 }
 
-/** An object version: the etag is known. */
-export type VersionedRef = ObjectRef & { etag: string };
+/** Conservative bytes per CSV row, to plan how many objects share a transaction. */
+const MIN_BYTES_PER_ROW = 100;
+
+/** An object being read across chunks. */
+interface InHand {
+  index: number;
+  ref: VersionedRef;
+  reader: ObjectReader;
+  body: ObjectBody;
+  next: AsyncIterator<Uint8Array>;
+}
 
 /**
- * Ingest one object version exactly once: rows, rejects and the ledger row commit together or not
- * at all. Permanent object failures (missing, not UTF-8) are recorded in the ledger and returned;
- * transient failures throw {@link TransientError} so the message is redelivered.
+ * Ingest the objects of one batch, exactly once, row by row: the one algorithm for one object or
+ * many, small or large.
+ *
+ * Objects already finished in the ledger are skipped. The rest are read in the batch's order (so the
+ * first occurrence of an event_id is the one one-at-a-time ingest would keep); their rows are gathered into chunks of at most `chunkRows` records, each committed in one transaction with
+ * the rejects and every object's checkpoint (see {@link commitChunk}). Small objects share a chunk
+ * (all or nothing each); a large one spans chunks and, when resumed (redelivery, continuation, a
+ * crash), is read from its checkpoint with a ranged GET. Near the deadline the chunk in hand is
+ * committed and the object is reported `continue`, for the caller to go on in a new invocation.
+ *
+ * Returns one outcome per ref, in order. Never throws for one object's sake: a transient failure
+ * is that object's `retry` outcome.
  */
-export async function ingestObject(deps: IngestDeps, ref: ObjectRef): Promise<ObjectResult> {
-  const started = deps.clock();
-  const versioned = await withEtag(deps.s3, ref);
-  if (!versioned) return recordFailure(deps, { ...ref, etag: 'missing' }, objectMissing(ref), started);
-
-  let client: pg.PoolClient;
-  try {
-    client = await deps.db.connect();
-  } catch (e: unknown) {
-    throw new TransientError(`Cannot connect to PostgreSQL: ${(e as Error).message}`, { cause: e });
-  }
-  let broken: Error | undefined;
-  const onConnectionError = (e: Error) => {
-    broken = e;
-  };
-  // The pool stops listening for errors on a checked-out client. A connection lost between queries
-  // (the server restarting while we read S3) would be an unhandled 'error' event and kill the
-  // process; noted here, the next query fails and the object is retried like any transient error.
-  client.on('error', onConnectionError);
-  try {
-    // Cheap check outside any transaction: replays of finished objects cost one indexed read.
-    if (await isIngested(client, versioned)) return skipped(versioned, deps.clock() - started);
-    await ensureStage(client);
-    await client.query('BEGIN');
-    try {
-      if (!(await claimObject(client, versioned))) {
-        await client.query('ROLLBACK');
-        return skipped(versioned, deps.clock() - started);
-      }
-      const result = await loadObject(deps, client, versioned);
-      await client.query('COMMIT');
-      return committedResult(result, ref, started, deps.clock());
-    } catch (e: unknown) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError as Error;
-      });
-      throw e;
-    }
-  } catch (e: unknown) {
-    if (e instanceof BadObjectError) return recordFailure(deps, versioned, e, started);
-    if (e instanceof TransientError) throw e;
-    if (isTransientInfraError(e))
-      throw new TransientError(`Database or S3 unavailable: ${(e as Error).message}`, { cause: e });
-    // An unexpected error may have left the connection mid-protocol (e.g. inside COPY): discard it.
-    broken = e as Error;
-    throw new TransientError(
-      `Unexpected error ingesting s3://${ref.bucket}/${ref.key}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  } finally {
-    client.removeListener('error', onConnectionError);
-    client.release(broken);
-  }
-}
-
-function skipped(ref: VersionedRef, durationMs: number): ObjectResult {
-  return {
-    bucket: ref.bucket,
-    key: ref.key,
-    status: 'skipped',
-    rowsTotal: 0,
-    rowsInserted: 0,
-    rowsDuplicate: 0,
-    rowsRejected: 0,
-    durationMs,
-  };
-}
-
-function objectMissing(ref: ObjectRef, cause?: unknown): BadObjectError {
-  return new BadObjectError(
-    'object_missing',
-    `s3://${ref.bucket}/${ref.key}${ref.etag ? ` (etag ${ref.etag})` : ''} no longer exists: it was deleted or overwritten before ingest`,
-    { cause },
-  );
-}
-
-/** Notifications carry the etag; hand-made events may not, then the current version is used. */
-export async function withEtag(s3: S3Client, ref: ObjectRef): Promise<VersionedRef | undefined> {
-  if (ref.etag) return { ...ref, etag: ref.etag };
-  try {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
-    return { ...ref, etag: (head.ETag ?? '').replace(/"/g, ''), size: head.ContentLength ?? ref.size };
-  } catch (e: unknown) {
-    if (isNotFound(e)) return undefined;
-    throw new TransientError(`HeadObject s3://${ref.bucket}/${ref.key} failed: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
-function isNotFound(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return (
-    err?.name === 'NoSuchKey' ||
-    err?.name === 'NotFound' ||
-    err?.name === 'PreconditionFailed' ||
-    err?.$metadata?.httpStatusCode === 404 ||
-    err?.$metadata?.httpStatusCode === 412
-  );
-}
-
-async function recordFailure(
+export async function ingestObjects(
   deps: IngestDeps,
-  ref: VersionedRef,
-  e: BadObjectError,
-  started: number,
-): Promise<ObjectResult> {
-  const error = `${e.code}: ${e.message}`;
-  let client: pg.PoolClient;
-  try {
-    client = await deps.db.connect();
-  } catch (err: unknown) {
-    throw new TransientError(`Cannot connect to PostgreSQL: ${(err as Error).message}`, { cause: err });
+  refs: readonly ObjectRef[],
+  options: IngestOptions,
+): Promise<ObjectOutcome[]> {
+  return new Run(deps, refs, options).run();
+}
+
+class Run {
+  private readonly outcomes: ObjectOutcome[];
+  private readonly versions: (VersionedRef | undefined)[] = [];
+  private states = new Map<string, LedgerState>();
+  private readonly started: number;
+
+  constructor(
+    private readonly deps: IngestDeps,
+    private readonly refs: readonly ObjectRef[],
+    private readonly options: IngestOptions,
+  ) {
+    this.started = deps.clock();
+    this.outcomes = refs.map((r) => newOutcome(r));
   }
-  let broken: Error | undefined;
-  const onConnectionError = (err: Error) => {
-    broken = err;
-  };
-  client.on('error', onConnectionError); // see ingestObject
-  try {
-    const recorded = await recordFailedObject(client, ref, error);
-    deps.logger.warn('object failed permanently; recorded in the ledger', {
-      bucket: ref.bucket,
-      key: ref.key,
-      etag: ref.etag,
-      error,
-      recorded,
-    });
-  } catch (err: unknown) {
-    throw new TransientError(`Cannot record failed object: ${(err as Error).message}`, { cause: err });
-  } finally {
-    client.removeListener('error', onConnectionError);
-    client.release(broken);
-  }
-  return {
-    bucket: ref.bucket,
-    key: ref.key,
-    status: 'failed',
-    error,
-    rowsTotal: 0,
-    rowsInserted: 0,
-    rowsDuplicate: 0,
-    rowsRejected: 0,
-    durationMs: deps.clock() - started,
-  };
-}
 
-/** An object's counts as loaded inside the transaction, before its timings are known. */
-export interface LoadResult extends Omit<ObjectResult, 'durationMs' | 'latencyMs' | 'eventLagMs'> {
-  newestEventMs?: number;
-}
-
-/** The result of an object committed at `committed`: its counts plus duration, latency and event lag. */
-export function committedResult(
-  loaded: LoadResult,
-  ref: ObjectRef,
-  started: number,
-  committed: number,
-): ObjectResult {
-  const { newestEventMs, ...counts } = loaded;
-  return {
-    ...counts,
-    durationMs: committed - started,
-    ...(ref.eventTime ? { latencyMs: Math.max(0, committed - Date.parse(ref.eventTime)) } : {}),
-    ...(newestEventMs !== undefined ? { eventLagMs: Math.max(0, committed - newestEventMs) } : {}),
-  };
-}
-
-/**
- * Open the object version's body as a stream. Throws {@link BadObjectError} when it is gone (deleted
- * or overwritten: the etag no longer matches) and {@link TransientError} for any other S3 failure.
- */
-export async function openObject(s3: S3Client, ref: VersionedRef): Promise<AsyncIterable<Uint8Array>> {
-  try {
-    const out = await s3.send(
-      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: `"${ref.etag}"` }),
-    );
-    return out.Body as AsyncIterable<Uint8Array>;
-  } catch (e: unknown) {
-    if (isNotFound(e)) throw objectMissing(ref, e);
-    throw new TransientError(`GetObject s3://${ref.bucket}/${ref.key} failed: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
-/** Stream the object through the reader and validator into the stage, merge, and fill the ledger. */
-async function loadObject(deps: IngestDeps, client: pg.ClientBase, ref: VersionedRef): Promise<LoadResult> {
-  const body = await openObject(deps.s3, ref);
-  const counts: StageCounts = { total: 0, valid: 0, rejected: 0, newestEventMs: undefined };
-  let headerProblem: string | undefined;
-  await copyToStage(client, Readable.from(stageLines(body, deps.clock, counts, (p) => (headerProblem = p))));
-  const merged = await mergeStage(client, ref);
-
-  const { entry, result } = outcomeOf(ref, counts, merged.inserted, headerProblem);
-  await completeObject(client, ref, entry);
-  return result;
-}
-
-/**
- * An object's ledger entry and result from what its COPY counted and its merge inserted (the
- * duplicates are the valid rows the merge did not insert). Shared by the per-object and batch paths.
- */
-export function outcomeOf(
-  ref: VersionedRef,
-  counts: StageCounts,
-  rowsInserted: number,
-  headerProblem: string | undefined,
-): { entry: LedgerEntry; result: LoadResult } {
-  const entry: LedgerEntry = {
-    status: headerProblem ? 'failed' : 'ingested',
-    error: headerProblem ?? null,
-    rowsTotal: counts.total,
-    rowsInserted,
-    rowsDuplicate: counts.valid - rowsInserted,
-    rowsRejected: counts.rejected,
-  };
-  const result: LoadResult = {
-    bucket: ref.bucket,
-    key: ref.key,
-    status: entry.status,
-    ...(headerProblem ? { error: headerProblem } : {}),
-    rowsTotal: entry.rowsTotal,
-    rowsInserted: entry.rowsInserted,
-    rowsDuplicate: entry.rowsDuplicate,
-    rowsRejected: entry.rowsRejected,
-    ...(counts.newestEventMs !== undefined ? { newestEventMs: counts.newestEventMs } : {}),
-  };
-  return { entry, result };
-}
-
-/** Flush COPY text to PostgreSQL in chunks of about this many characters. */
-const CHUNK_CHARS = 256 * 1024;
-
-/** What {@link stageLines} counted while streaming one object. */
-export interface StageCounts {
-  total: number;
-  valid: number;
-  rejected: number;
-  newestEventMs: number | undefined;
-}
-
-/** Receives rows instead of the stage's COPY text (see {@link stageLines}). */
-export interface RowSink {
-  /** A valid row: its line, its (normalized) event_id and its values as COPY CSV, in column order. */
-  valid(line: number, eventId: string, values: string): void;
-  /** A rejected row: its line, the reason and its raw text quoted for COPY CSV. */
-  reject(line: number, reason: RejectReason, quotedRaw: string): void;
-}
-
-/**
- * Decode, split, validate and serialize the object as COPY text for the stage: one CSV line per
- * record, valid or not. With a `sink`, rows go to it instead and nothing is yielded. Throws
- * {@link BadObjectError} when the bytes are not UTF-8.
- */
-export async function* stageLines(
-  body: AsyncIterable<Uint8Array>,
-  clock: () => number,
-  counts: StageCounts,
-  onHeaderProblem: (problem: string) => void,
-  sink?: RowSink,
-): AsyncGenerator<string> {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  const validate = createValidator(clock);
-  let order: number[] | undefined;
-  let headerSeen = false;
-  let headerMismatch = false;
-  let out = '';
-
-  const reject = (record: CsvRecord, reason: RejectReason) => {
-    counts.rejected++;
-    // Raw text is kept verbatim, except NUL, which PostgreSQL text cannot hold.
-    const raw = record.raw.includes('\u0000') ? record.raw.replaceAll('\u0000', '\uFFFD') : record.raw;
-    if (sink) sink.reject(record.line, reason, quote(raw));
-    else out += `${record.line},${reason},${quote(raw)}${EMPTY_EVENT}\n`;
-  };
-  const reader = new CsvReader((record) => {
-    if (!headerSeen) {
-      headerSeen = true;
-      order = record.fields ? headerOrder(record.fields) : undefined;
-      if (!order) {
-        headerMismatch = true;
-        onHeaderProblem(
-          `header_mismatch: expected "${EVENT_COLUMNS.join(',')}", found "${record.raw.slice(0, 300)}"`,
-        );
-      }
-      return;
-    }
-    counts.total++;
-    if (headerMismatch) return reject(record, 'header_mismatch');
-    if (!record.fields) return reject(record, 'malformed_csv_line');
-    const v = validate(record.fields, order);
-    if (!v.ok) return reject(record, v.reason);
-    counts.valid++;
-    if (counts.newestEventMs === undefined || v.timeMs > counts.newestEventMs)
-      counts.newestEventMs = v.timeMs;
-    const values = eventValues(v.event);
-    let line = quote(values[0] as string);
-    for (let i = 1; i < values.length; i++) line += `,${quote(values[i] as string)}`;
-    if (sink) sink.valid(record.line, v.event.event_id, line);
-    else out += `${record.line},,,${line}\n`;
-  });
-
-  try {
-    for await (const chunk of body) {
-      reader.push(decoder.decode(chunk, { stream: true }));
-      if (out.length >= CHUNK_CHARS) {
-        yield out;
-        out = '';
+  async run(): Promise<ObjectOutcome[]> {
+    const todo: number[] = [];
+    for (const [i, ref] of this.refs.entries()) {
+      try {
+        this.versions[i] = await withEtag(this.deps.s3, ref);
+      } catch (e: unknown) {
+        this.set(i, 'retry', e);
       }
     }
-    reader.push(decoder.decode());
-  } catch (e: unknown) {
-    if (e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
-      throw new BadObjectError(
-        'invalid_utf8',
-        'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
-        {
-          cause: e,
-        },
+    try {
+      this.states = await readStates(
+        this.deps.db,
+        this.versions.filter((v) => v !== undefined),
+      );
+    } catch (e: unknown) {
+      return this.finish(
+        this.refs.map((_, i) => i),
+        'retry',
+        e,
       );
     }
-    throw e;
+    const seen = new Set<string>();
+    for (const [i, ref] of this.refs.entries()) {
+      if (this.outcomes[i]?.status !== 'in_progress') continue;
+      const v = this.versions[i];
+      const id = versionId(v ?? { ...ref, etag: '' });
+      const st = this.states.get(id);
+      // Finished, or named twice in this batch (the first mention does the work).
+      if ((st && isFinished(st.status)) || seen.has(id)) this.set(i, 'skipped');
+      else todo.push(i);
+      seen.add(id);
+    }
+    try {
+      for (const group of this.groups(todo)) {
+        if (this.deadlineNear()) return this.finish(todo, 'deferred');
+        await this.ingestGroup(group);
+      }
+    } catch (e: unknown) {
+      // The database is unreachable: nothing else can commit in this invocation.
+      return this.finish(todo, 'retry', e);
+    }
+    return this.finish(todo, 'retry');
   }
-  reader.end();
-  if (out.length > 0) yield out;
+
+  /** Objects that fit one chunk together, by size; an object of unknown or large size goes alone. */
+  private groups(todo: readonly number[]): number[][] {
+    const groups: number[][] = [];
+    let current: number[] = [];
+    let rows = 0;
+    for (const i of todo) {
+      const ref = this.versions[i];
+      const left =
+        (ref?.size ?? Number.POSITIVE_INFINITY) -
+        (ref ? (this.states.get(versionId(ref))?.resumeOffset ?? 0) : 0);
+      const estimate = left / MIN_BYTES_PER_ROW;
+      if (current.length > 0 && rows + estimate > this.options.chunkRows) {
+        groups.push(current);
+        current = [];
+        rows = 0;
+      }
+      current.push(i);
+      rows += estimate;
+    }
+    if (current.length > 0) groups.push(current);
+    return groups;
+  }
+
+  /** Read and commit one group, chunk by chunk, carrying a large object from chunk to chunk. */
+  private async ingestGroup(group: number[]): Promise<void> {
+    const queue = [...group];
+    let inHand: InHand | undefined;
+    try {
+      do {
+        const chunk = new Chunk();
+        const plans: PartPlan[] = [];
+        inHand = await this.fill(chunk, plans, queue, inHand);
+        const deadline = this.deadlineNear();
+        for (const plan of plans) plan.continuing = deadline && !plan.done && !plan.failure;
+        if (plans.length === 0) continue;
+        const results = await commitChunk(this.deps.db, chunk, plans, {
+          maxRejectRatio: this.options.maxRejectRatio,
+          onRetry: (e) =>
+            this.deps.logger.info('chunk written again after a concurrent insert of one of its event_ids', {
+              error: (e as Error).message,
+            }),
+        });
+        for (const r of results) this.record(r, chunk);
+        if (inHand && this.outcomes[inHand.index]?.status !== 'in_progress') {
+          inHand.body.close();
+          inHand = undefined;
+        }
+        if (deadline) {
+          if (inHand)
+            this.set(
+              inHand.index,
+              this.progressed(inHand.index) ? 'continue' : 'retry',
+              'no progress before the deadline',
+            );
+          for (const i of queue) this.set(i, 'deferred');
+          return;
+        }
+      } while (inHand || queue.length > 0);
+    } finally {
+      inHand?.body.close();
+    }
+  }
+
+  /** Move records into `chunk` until it is full, its objects are read, or the deadline is near. */
+  private async fill(chunk: Chunk, plans: PartPlan[], queue: number[], carried: InHand | undefined) {
+    const limit = this.options.chunkRows;
+    let inHand = carried;
+    while (chunk.records < limit) {
+      if (!inHand) {
+        const i = queue.shift();
+        if (i === undefined) break;
+        inHand = await this.open(i, plans);
+        if (!inHand) continue;
+      }
+      const h = inHand;
+      const start = h.reader.position;
+      const part = chunk.parts.length;
+      chunk.begin(h.index, h.ref.bucket, h.ref.key, h.ref.etag);
+      const plan: PartPlan = {
+        ref: h.ref,
+        part,
+        start,
+        end: start,
+        header: null,
+        done: false,
+        continuing: false,
+      };
+      try {
+        let full = h.reader.fill(chunk, limit);
+        while (!full && !h.reader.done && !this.deadlineNear()) {
+          const next = await h.next.next();
+          if (next.done) h.reader.end();
+          else h.reader.feed(next.value);
+          full = h.reader.fill(chunk, limit);
+        }
+      } catch (e: unknown) {
+        chunk.dropCurrent();
+        h.body.close();
+        inHand = undefined;
+        if (!(e instanceof BadObjectError)) {
+          this.set(h.index, 'retry', e);
+          continue;
+        }
+        plans.push({ ...plan, part: undefined, failure: failureOf(e) });
+        continue;
+      }
+      plans.push({
+        ...plan,
+        end: h.reader.position,
+        done: h.reader.done,
+        header: h.reader.header ?? null,
+        ...(h.reader.headerProblem ? { headerProblem: h.reader.headerProblem } : {}),
+      });
+      if (!h.reader.done) break; // full, or the deadline: commit now
+      h.body.close();
+      inHand = undefined;
+    }
+    return inHand;
+  }
+
+  /** Open object `i` at its checkpoint; a permanent failure becomes a plan with no rows. */
+  private async open(i: number, plans: PartPlan[]): Promise<InHand | undefined> {
+    const ref = this.versions[i] ?? { ...(this.refs[i] as ObjectRef), etag: '' };
+    const st = this.states.get(versionId(ref));
+    const start: ReadPosition = { byte: st?.resumeOffset ?? 0, line: (st?.linesRead ?? 0) + 1 };
+    const failed = (failure: PartPlan['failure']) =>
+      plans.push({
+        ref,
+        part: undefined,
+        start,
+        end: start,
+        header: null,
+        done: false,
+        continuing: false,
+        failure,
+      });
+    if (!this.versions[i]) {
+      failed(
+        failureOf(new BadObjectError('object_missing', `s3://${ref.bucket}/${ref.key} is not in the bucket`)),
+      );
+      return undefined;
+    }
+    if (ref.key.includes('\u0000')) {
+      const text =
+        'The object key contains a NUL character, which PostgreSQL cannot store; rename the object';
+      failed(failureOf(new BadObjectError('invalid_key', text)));
+      return undefined;
+    }
+    if (start.byte > 0) this.outcomes[i] = { ...(this.outcomes[i] as ObjectOutcome), resumedAt: start.byte };
+    try {
+      const body = await openObject(this.deps.s3, ref, start.byte);
+      const reader = new ObjectReader(this.deps.clock, { ...start, header: st?.header ?? null });
+      return { index: i, ref, reader, body, next: body.chunks[Symbol.asyncIterator]() };
+    } catch (e: unknown) {
+      if (e instanceof BadObjectError) failed(failureOf(e));
+      else this.set(i, 'retry', e);
+      return undefined;
+    }
+  }
+
+  /** Fold one commit's result for an object into its outcome. */
+  private record(r: PartResult, chunk: Chunk): void {
+    const id = versionId(r.plan.ref);
+    const index = this.refs.findIndex((ref, i) => versionId(this.versions[i] ?? { ...ref, etag: '' }) === id);
+    const o = this.outcomes[index] as ObjectOutcome;
+    const part = r.plan.part === undefined ? undefined : chunk.parts[r.plan.part];
+    const committed = this.deps.clock();
+    this.outcomes[index] = {
+      ...o,
+      status: r.status === 'superseded' ? 'skipped' : r.status,
+      ...(r.error ? { error: r.error } : {}),
+      etag: r.plan.ref.etag,
+      rowsTotal: o.rowsTotal + r.total,
+      rowsInserted: o.rowsInserted + r.inserted,
+      rowsDuplicate: o.rowsDuplicate + r.duplicate,
+      rowsRejected: o.rowsRejected + r.rejected,
+      chunks: o.chunks + (r.total > 0 ? 1 : 0),
+      newestEventMs: Math.max(
+        o.newestEventMs ?? Number.NEGATIVE_INFINITY,
+        part?.newestMs ?? Number.NEGATIVE_INFINITY,
+      ),
+      committedAt: committed,
+    };
+  }
+
+  private progressed(i: number): boolean {
+    return (this.outcomes[i]?.rowsTotal ?? 0) > 0;
+  }
+
+  private deadlineNear(): boolean {
+    const left = this.options.remainingMs?.();
+    return left !== undefined && left < (this.options.reserveMs ?? 0);
+  }
+
+  private set(i: number, status: ObjectOutcome['status'], error?: unknown): void {
+    const o = this.outcomes[i] as ObjectOutcome;
+    this.outcomes[i] = {
+      ...o,
+      status,
+      ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
+    };
+  }
+
+  /** Mark every object of `pending` that has no final word yet, and stamp durations. */
+  private finish(pending: readonly number[], status: 'retry' | 'deferred', error?: unknown): ObjectOutcome[] {
+    for (const i of pending) if (this.outcomes[i]?.status === 'in_progress') this.set(i, status, error);
+    const now = this.deps.clock();
+    return this.outcomes.map((o) => ({
+      ...o,
+      ...(o.status === 'in_progress' ? { status: status === 'deferred' ? 'deferred' : 'retry' } : {}),
+      durationMs: now - this.started,
+    }));
+  }
 }
 
-/** The event columns of a rejected row in the stage: all NULL. */
-const EMPTY_EVENT = ','.repeat(EVENT_COLUMNS.length);
-
-/** Quote a value for COPY's CSV format when needed; an empty string must be quoted to stay non-NULL. */
-export function quote(value: string): string {
-  if (value === '') return '""';
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
-  }
-  // A lone "\." line would end COPY's data; quoting makes it data.
-  return value === '\\.' ? '"\\."' : value;
+function failureOf(e: BadObjectError): NonNullable<PartPlan['failure']> {
+  return { status: e.code === 'object_missing' ? 'missing' : 'failed', error: `${e.code}: ${e.message}` };
 }
+
+export type { ObjectOutcome } from './outcome.ts';

@@ -27,7 +27,13 @@ export class BadMessageError extends PipelineError {
 }
 
 /** Reasons an object as a whole cannot be ingested. Stored as the ledger status/error. */
-export type ObjectFailureCode = 'object_missing' | 'invalid_utf8' | 'header_mismatch';
+export type ObjectFailureCode =
+  | 'object_missing'
+  | 'invalid_utf8'
+  | 'invalid_key'
+  | 'header_mismatch'
+  | 'reject_budget_exceeded'
+  | 'unstorable_value';
 
 /** The object cannot be ingested as a whole: it is recorded in the ledger and acknowledged. */
 export class BadObjectError extends PipelineError {

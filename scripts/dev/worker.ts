@@ -6,15 +6,15 @@
  * random moments, the benchmark starts one and measures it.
  *
  * Environment: everything the deployed ingest function reads (`AWS_ENDPOINT_URL`, `AWS_REGION`,
- * credentials, `DATABASE_URL`, `DLQ_URL`, `DB_POOL_MAX`, `DB_CONNECT_TIMEOUT_MS`, `POWERTOOLS_*`),
- * plus the event source's settings: `QUEUE_URL` (required), `QUEUE_ARN`, `BATCH_SIZE`,
- * `BATCHING_WINDOW_MS`, `CONCURRENCY`.
+ * credentials, `DATABASE_URL`, `DLQ_URL`, `DB_POOL_MAX`, `DB_CONNECT_TIMEOUT_MS`, `POWERTOOLS_*`,
+ * `INGEST_CHUNK_ROWS`, `MAX_REJECT_RATIO`), plus the event source's settings: `QUEUE_URL` (required),
+ * `QUEUE_ARN`, `BATCH_SIZE`, `BATCHING_WINDOW_MS`, `CONCURRENCY`, and the function's `TIMEOUT_SECONDS`.
  *
  * SIGTERM, SIGINT, a `stop` message or the parent going away: stop receiving, finish the batch in
  * flight (commit its objects and delete their messages), close the pool, exit 0. Messages received
  * but not handled stay invisible until their visibility timeout ends, then SQS redelivers them:
- * nothing is lost, and no object is left half-written, because each object commits in one
- * transaction.
+ * nothing is lost, and no object is left half-written: every chunk commits its rows with the
+ * object's checkpoint, and the redelivered record resumes there.
  *
  * With an IPC channel (`fork`, or `spawn` with `'ipc'` in stdio) it reports to its parent in
  * {@link WorkerMessage}s: `ready` once it polls, `busy` / `idle` around every invocation (so a chaos
@@ -68,7 +68,7 @@ const poller = new SqsPoller(sqs, reporting, {
   batchSize: numberEnv('BATCH_SIZE', topology.ingest.batchSize, env),
   batchingWindowMs: numberEnv('BATCHING_WINDOW_MS', topology.ingest.batchingWindowSeconds * 1000, env),
   concurrency: numberEnv('CONCURRENCY', topology.ingest.maxConcurrency, env),
-  timeoutMs: topology.ingest.timeoutSeconds * 1000,
+  timeoutMs: numberEnv('TIMEOUT_SECONDS', topology.ingest.timeoutSeconds, env) * 1000,
   functionName: 'ingest',
   memoryMb: topology.ingest.memoryMb,
   region: env.AWS_REGION ?? 'us-east-1',

@@ -70,7 +70,12 @@ export function localFunctions(options: LocalFunctionsOptions): LocalFunctions {
       db: pool,
       ...ingestObservability,
       clock: Date.now,
-      config: { dlqUrl: options.dlqUrl, queueUrl: options.queueUrl },
+      config: {
+        dlqUrl: options.dlqUrl,
+        queueUrl: options.queueUrl,
+        chunkRows: topology.ingest.chunkRows,
+        maxRejectRatio: topology.ingest.maxRejectRatio,
+      },
     }),
     close: async () => {
       await pool.end();

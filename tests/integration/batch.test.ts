@@ -1,28 +1,29 @@
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestBatch } from '../../functions/ingest/batch.ts';
-import { type IngestDeps, ingestObject, type ObjectResult } from '../../functions/ingest/ingest.ts';
+import type { IngestDeps } from '../../functions/ingest/ingest.ts';
+import type { ObjectOutcome } from '../../functions/ingest/outcome.ts';
 import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
-import { TransientError } from '../../functions/shared/errors.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
 import { csv, recordingLogger, row } from '../helpers/factories.ts';
+import { ingestMany, ingestOne } from '../helpers/ingest.ts';
 
 /**
- * Several objects in one transaction must give exactly what ingesting them one after another gives:
- * same rows (first occurrence wins, also across files), same rejects, same ledger, same results.
- * A failure inside the batch falls back to one by one, so it only fails the object it concerns.
+ * Several objects in one run (sharing transactions) must give exactly what ingesting them one
+ * after another gives: same rows (first occurrence wins, also across files), same rejects, same
+ * ledger, same results; and so must the same objects cut into many small chunks. A failure of one
+ * object only fails that object.
  */
 
 const BUCKET = 'batch-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 let one: TestDatabase;
 let batched: TestDatabase;
-let staged: TestDatabase;
+let chunked: TestDatabase;
 let aws: TestEndpoint;
 
 beforeAll(async () => {
-  [one, batched, staged, aws] = await Promise.all([
+  [one, batched, chunked, aws] = await Promise.all([
     freshDatabase(),
     freshDatabase(),
     freshDatabase(),
@@ -32,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await aws?.stop();
-  await Promise.all([one?.drop(), batched?.drop(), staged?.drop()]);
+  await Promise.all([one?.drop(), batched?.drop(), chunked?.drop()]);
 });
 
 const deps = (db: TestDatabase, s3: S3Client = aws.s3): IngestDeps => ({
@@ -50,7 +51,7 @@ async function put(body: string | Uint8Array): Promise<ObjectRef> {
     bucket: BUCKET,
     key,
     etag: (out.ETag ?? '').replace(/"/g, ''),
-    // The size, as notifications carry it: small batches then take the direct-COPY path.
+    // The size, as notifications carry it: ingest plans its transactions from it.
     size: typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     eventTime: new Date(NOW - 1000).toISOString(),
   };
@@ -73,11 +74,16 @@ async function snapshot(db: TestDatabase) {
   };
 }
 
-const comparable = (r: ObjectResult | TransientError) =>
-  r instanceof TransientError ? 'transient' : { ...r, durationMs: 0, latencyMs: 0 };
+const comparable = (r: ObjectOutcome) => ({
+  ...r,
+  durationMs: 0,
+  latencyMs: 0,
+  committedAt: 0,
+  chunks: r.chunks > 0,
+});
 
-describe('ingest of a batch of objects in one transaction', () => {
-  it('gives the same rows, rejects, ledger and results as one object at a time', async () => {
+describe('ingest of a batch of objects', () => {
+  it('gives the same rows, rejects, ledger and results as one object at a time, in any chunk size', async () => {
     const shared = Array.from({ length: 5 }, () => row());
     const early = await put(csv(Array.from({ length: 20 }, () => row())));
     const refs = [
@@ -92,20 +98,14 @@ describe('ingest of a batch of objects in one transaction', () => {
       await put(csv([row()], 'something,else')), // header mismatch: failed, rows rejected
       await put(csv([row({ event_type: 'PURCHASE', device_type: 'Tablet', product_price: '12.5' })])),
     ];
-    for (const db of [one, batched, staged]) await ingestObject(deps(db), early);
+    for (const db of [one, batched, chunked]) await ingestOne(deps(db), early);
 
-    const sequential: (ObjectResult | TransientError)[] = [];
-    for (const ref of refs) sequential.push(await ingestObject(deps(one), ref));
-    const batchDeps = deps(batched);
-    const together = await ingestBatch(batchDeps, refs);
-    // It really went through the one-transaction path, not the one-by-one fallback.
-    const warnings = (batchDeps.logger as ReturnType<typeof recordingLogger>).lines.filter(
-      (l) => l.level === 'warn',
-    );
-    expect(warnings).toEqual([]);
+    const sequential: ObjectOutcome[] = [];
+    for (const ref of refs) sequential.push(await ingestOne(deps(one), ref));
+    const together = await ingestMany(deps(batched), refs);
 
     expect(together.map(comparable)).toEqual(sequential.map(comparable));
-    expect(together.map((r) => (r instanceof TransientError ? 'transient' : r.status))).toEqual([
+    expect(together.map((r) => r.status)).toEqual([
       'skipped',
       'ingested',
       'ingested',
@@ -116,18 +116,15 @@ describe('ingest of a batch of objects in one transaction', () => {
     const [a, b] = [await snapshot(one), await snapshot(batched)];
     expect(b).toEqual(a);
 
-    // Without sizes (or over the direct path's limit) the batch streams through the stage and merge:
-    // the same again.
-    const stagedDeps = deps(staged);
-    const throughStage = await ingestBatch(
-      stagedDeps,
-      refs.map(({ size: _, ...ref }) => ref),
+    // Cut into chunks of 7 records, objects span several transactions and share others: the same
+    // rows, rejects, ledger and results again.
+    const small = await ingestMany(deps(chunked), refs, { chunkRows: 7 });
+    expect(small.map(comparable)).toEqual(sequential.map(comparable));
+    expect(await snapshot(chunked)).toEqual(a);
+    const spans = await chunked.pool.query<{ chunks: number }>(
+      'SELECT max(chunks)::int AS chunks FROM ingested_objects',
     );
-    expect(
-      (stagedDeps.logger as ReturnType<typeof recordingLogger>).lines.filter((l) => l.level === 'warn'),
-    ).toEqual([]);
-    expect(throughStage.map(comparable)).toEqual(sequential.map(comparable));
-    expect(await snapshot(staged)).toEqual(a);
+    expect(spans.rows[0]?.chunks).toBeGreaterThan(1);
     expect(b.events.length).toBe(20 + 35 + 1 + 1 + 1);
     // The invariant, per object.
     for (const l of b.ledger)
@@ -136,12 +133,12 @@ describe('ingest of a batch of objects in one transaction', () => {
       );
 
     // The whole batch again (a replay): every object is skipped and nothing changes.
-    const replay = await ingestBatch(deps(batched), refs);
-    expect(replay.every((r) => !(r instanceof TransientError) && r.status === 'skipped')).toBe(true);
+    const replay = await ingestMany(deps(batched), refs);
+    expect(replay.every((r) => r.status === 'skipped')).toBe(true);
     expect(await snapshot(batched)).toEqual(b);
   });
 
-  it('falls back to the merge when a concurrent writer inserts one of its events after the probe', async () => {
+  it('writes the chunk again when a concurrent writer inserts one of its events after the probe', async () => {
     const contested = row();
     const refs = [await put(csv([row(), contested, row()])), await put(csv([row(), row()]))];
     // Another transaction holds the contested event_id, uncommitted: the batch's probe cannot see it
@@ -156,7 +153,7 @@ describe('ingest of a batch of objects in one transaction', () => {
         [contested.event_id],
       );
       const batchDeps = deps(batched);
-      const pending = ingestBatch(batchDeps, refs);
+      const pending = ingestMany(batchDeps, refs);
       for (let i = 0; ; i++) {
         const { rows } = await batched.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
@@ -167,13 +164,10 @@ describe('ingest of a batch of objects in one transaction', () => {
       }
       await other.query('COMMIT');
       const out = await pending;
-      expect(out.map((r) => (r instanceof TransientError ? 'transient' : r.status))).toEqual([
-        'ingested',
-        'ingested',
-      ]);
+      expect(out.map((r) => r.status)).toEqual(['ingested', 'ingested']);
       expect(out[0]).toMatchObject({ rowsTotal: 3, rowsInserted: 2, rowsDuplicate: 1 });
       const log = (batchDeps.logger as ReturnType<typeof recordingLogger>).lines;
-      expect(log.some((l) => l.message.startsWith('batch transaction failed'))).toBe(true);
+      expect(log.some((l) => l.message.startsWith('chunk written again'))).toBe(true);
       const { rows } = await batched.pool.query('SELECT source_key FROM user_events WHERE event_id = $1', [
         contested.event_id,
       ]);
@@ -201,16 +195,8 @@ describe('ingest of a batch of objects in one transaction', () => {
         return aws.s3.send(command as GetObjectCommand);
       },
     } as unknown as S3Client;
-    const flakyDeps = deps(batched, s3);
-    const out = await ingestBatch(flakyDeps, refs);
-    const log = (flakyDeps.logger as ReturnType<typeof recordingLogger>).lines;
-    expect(log.some((l) => l.message.startsWith('batch transaction failed'))).toBe(true);
-    expect(out.map((r) => (r instanceof TransientError ? 'transient' : r.status))).toEqual([
-      'ingested',
-      'transient',
-      'failed',
-      'ingested',
-    ]);
+    const out = await ingestMany(deps(batched, s3), refs);
+    expect(out.map((r) => r.status)).toEqual(['ingested', 'retry', 'failed', 'ingested']);
     const { rows } = await batched.pool.query<{ key: string; status: string }>(
       'SELECT key, status FROM ingested_objects WHERE key = ANY($1) ORDER BY key',
       [refs.map((r) => r.key)],
@@ -219,12 +205,7 @@ describe('ingest of a batch of objects in one transaction', () => {
     expect(rows.some((r) => r.key === flaky)).toBe(false);
 
     // Redelivered once S3 is well again, the failed record's object goes in; the others are skipped.
-    const again = await ingestBatch(deps(batched), refs);
-    expect(again.map((r) => (r instanceof TransientError ? 'transient' : r.status))).toEqual([
-      'skipped',
-      'ingested',
-      'skipped',
-      'skipped',
-    ]);
+    const again = await ingestMany(deps(batched), refs);
+    expect(again.map((r) => r.status)).toEqual(['skipped', 'ingested', 'skipped', 'skipped']);
   });
 });

@@ -2,13 +2,13 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IngestDeps, ingestObject } from '../../functions/ingest/ingest.ts';
-import { processRecord } from '../../functions/ingest/record.ts';
+import type { IngestDeps } from '../../functions/ingest/ingest.ts';
 import { BadMessageError, TransientError } from '../../functions/shared/errors.ts';
 import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
 import { csv, recordingLogger, row, s3Notification, sqsRecord } from '../helpers/factories.ts';
+import { handleRecord, ingestOne, testConfig } from '../helpers/ingest.ts';
 
 const BUCKET = 'ingest-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
@@ -49,7 +49,7 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
   it('turns an object into rows and a ledger row that adds up', async () => {
     const rows = Array.from({ length: 50 }, () => row());
     const ref = await put(csv(rows));
-    const result = await ingestObject(deps, ref);
+    const result = await ingestOne(deps, ref);
     expect(result).toMatchObject({
       status: 'ingested',
       rowsTotal: 50,
@@ -84,17 +84,17 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
     const b = row();
     const first = await put(csv([a, b, a]));
     const second = await put(csv([b, row()]));
-    expect(await ingestObject(deps, first)).toMatchObject({
+    expect(await ingestOne(deps, first)).toMatchObject({
       rowsTotal: 3,
       rowsInserted: 2,
       rowsDuplicate: 1,
     });
-    expect(await ingestObject(deps, second)).toMatchObject({
+    expect(await ingestOne(deps, second)).toMatchObject({
       rowsTotal: 2,
       rowsInserted: 1,
       rowsDuplicate: 1,
     });
-    expect(await ingestObject(deps, first)).toMatchObject({ status: 'skipped', rowsInserted: 0 });
+    expect(await ingestOne(deps, first)).toMatchObject({ status: 'skipped', rowsInserted: 0 });
     expect(
       await count('SELECT count(*) AS n FROM user_events WHERE event_id = ANY($1::uuid[])', [
         [a.event_id, b.event_id],
@@ -117,7 +117,7 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
         row({ product_name: "Robert'); DROP TABLE user_events;--" }),
       ]),
     );
-    const result = await ingestObject(deps, ref);
+    const result = await ingestOne(deps, ref);
     expect(result).toMatchObject({ rowsTotal: 5, rowsInserted: 2, rowsRejected: 3 });
     const rejects = await db.pool.query(
       'SELECT line_number, reason, raw_line FROM rejected_events WHERE source_key = $1 ORDER BY line_number',
@@ -143,7 +143,7 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
 
   it('records a whole-file failure for a wrong header, counting its rows as rejected', async () => {
     const ref = await put('id,type\n1,view\n2,view\n');
-    expect(await ingestObject(deps, ref)).toMatchObject({ status: 'failed', rowsTotal: 2, rowsRejected: 2 });
+    expect(await ingestOne(deps, ref)).toMatchObject({ status: 'failed', rowsTotal: 2, rowsRejected: 2 });
     expect(
       await count(
         "SELECT count(*) AS n FROM rejected_events WHERE source_key = $1 AND reason = 'header_mismatch'",
@@ -155,30 +155,26 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
   it('records objects that are gone or not UTF-8 as failed, and the connection stays usable', async () => {
     const gone = await put(csv([row()]));
     await aws.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: gone.key }));
-    expect(await ingestObject(deps, gone)).toMatchObject({
-      status: 'failed',
+    expect(await ingestOne(deps, gone)).toMatchObject({
+      status: 'missing',
       error: expect.stringMatching(/^object_missing/),
     });
 
     const latin1 = Buffer.concat([Buffer.from(csv([row()])), Buffer.from([0xe9, 0x0a])]);
     const bad = await put(latin1);
-    expect(await ingestObject(deps, bad)).toMatchObject({
+    expect(await ingestOne(deps, bad)).toMatchObject({
       status: 'failed',
       error: expect.stringMatching(/^invalid_utf8/),
     });
     expect(await count('SELECT count(*) AS n FROM user_events WHERE source_key = $1', [bad.key])).toBe(0);
     // Every pooled connection still works after a COPY was aborted mid-stream.
     const ok = await put(csv([row()]));
-    expect(await ingestObject(deps, ok)).toMatchObject({ status: 'ingested', rowsInserted: 1 });
+    expect(await ingestOne(deps, ok)).toMatchObject({ status: 'ingested', rowsInserted: 1 });
   });
 
   it('ingests the same object once when two workers race on it', async () => {
     const ref = await put(csv(Array.from({ length: 2000 }, () => row())));
-    const results = await Promise.all([
-      ingestObject(deps, ref),
-      ingestObject(deps, ref),
-      ingestObject(deps, ref),
-    ]);
+    const results = await Promise.all([ingestOne(deps, ref), ingestOne(deps, ref), ingestOne(deps, ref)]);
     expect(results.map((r) => r.status).sort()).toEqual(['ingested', 'skipped', 'skipped']);
     expect(await count('SELECT count(*) AS n FROM user_events WHERE source_key = $1', [ref.key])).toBe(2000);
   });
@@ -186,16 +182,16 @@ describe('ingest (real PostgreSQL + S3 wire protocol)', () => {
   it('throws TransientError when the database is unreachable, so SQS redelivers', async () => {
     const down = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 500 });
     const ref = await put(csv([row()]));
-    await expect(ingestObject({ ...deps, db: down }, ref)).rejects.toBeInstanceOf(TransientError);
+    await expect(ingestOne({ ...deps, db: down }, ref)).rejects.toBeInstanceOf(TransientError);
     await down.end();
   });
 });
 
-describe('processRecord', () => {
+describe('records of an SQS batch', () => {
   it('decodes URL-encoded keys (spaces, plus, non-ASCII) before GetObject', async () => {
     const ref = await put(csv([row()]), 'events/2026/11/a b+c é.csv');
-    const outcome = await processRecord(
-      { ...deps, sqs: aws.sqs },
+    const outcome = await handleRecord(
+      { ...deps, sqs: aws.sqs, config: testConfig() },
       sqsRecord(s3Notification(BUCKET, encodeS3Key(ref.key), ref.etag)),
     );
     expect(outcome).toMatchObject({
@@ -206,7 +202,7 @@ describe('processRecord', () => {
 
   it('acknowledges s3:TestEvent without work', async () => {
     const body = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: BUCKET });
-    expect(await processRecord({ ...deps, sqs: aws.sqs }, sqsRecord(body))).toEqual({
+    expect(await handleRecord({ ...deps, sqs: aws.sqs, config: testConfig() }, sqsRecord(body))).toEqual({
       kind: 'ignored',
       reason: 's3:TestEvent',
     });
@@ -214,8 +210,10 @@ describe('processRecord', () => {
 
   it('sends a non-JSON body to the DLQ with its reason, or throws when there is no DLQ URL', async () => {
     const record = sqsRecord('this is not json');
-    await expect(processRecord({ ...deps, sqs: aws.sqs }, record)).rejects.toBeInstanceOf(BadMessageError);
-    const outcome = await processRecord({ ...deps, sqs: aws.sqs, dlqUrl }, record);
+    await expect(
+      handleRecord({ ...deps, sqs: aws.sqs, config: testConfig() }, record),
+    ).rejects.toBeInstanceOf(BadMessageError);
+    const outcome = await handleRecord({ ...deps, sqs: aws.sqs, config: testConfig({ dlqUrl }) }, record);
     expect(outcome).toMatchObject({ kind: 'dead-lettered' });
     const got = await aws.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: dlqUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),

@@ -28,7 +28,10 @@ const METRICS = [
   'ingestLatencyMs',
   'eventLagMs',
   'objectsFailed',
+  'chunksCommitted',
 ];
+/** Metrics that only some runs raise: an object not there yet, one continued past a deadline. */
+const OCCASIONAL = ['objectsMissing', 'objectsContinued'];
 
 interface Emf {
   _aws: {
@@ -191,7 +194,7 @@ it('writes EMF metrics with the pipeline metric names, one line per invocation, 
       expect(m.Namespace).toBe('EcommercePipeline');
       expect(m.Dimensions).toEqual([['service']]);
       for (const { Name } of m.Metrics) {
-        expect(METRICS).toContain(Name);
+        expect([...METRICS, ...OCCASIONAL]).toContain(Name);
         // A metric added for several objects of one batch is an EMF array of values.
         const value = line[Name];
         const values = Array.isArray(value) ? value : [value];
@@ -200,7 +203,7 @@ it('writes EMF metrics with the pipeline metric names, one line per invocation, 
       }
     }
   }
-  expect([...metricNames()].sort()).toEqual([...METRICS].sort());
+  expect([...metricNames()].filter((n) => !OCCASIONAL.includes(n)).sort()).toEqual([...METRICS].sort());
 
   // Flushed per invocation: one generator EMF line per object written, each with both metrics.
   const generatorEmf = emf.filter((l) => l.service === 'ecommerce-pipeline-generator');

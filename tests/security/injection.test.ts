@@ -1,10 +1,10 @@
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ingestObject } from '../../functions/ingest/ingest.ts';
 import { doc, ev, NOW } from '../fixtures/cases.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
 import { recordingLogger } from '../helpers/factories.ts';
+import { ingestOne } from '../helpers/ingest.ts';
 
 /**
  * Injection strings are data: in every text column, in a rejected row's raw text and in the object
@@ -57,7 +57,7 @@ it('stores injection strings verbatim in every text column, in rejected raw text
   );
   const deps = { s3: aws.s3, db: db.pool, logger: recordingLogger(), clock: () => NOW };
   const etag = (out.ETag ?? '').replace(/"/g, '');
-  expect(await ingestObject(deps, { bucket: BUCKET, key, etag })).toMatchObject({
+  expect(await ingestOne(deps, { bucket: BUCKET, key, etag })).toMatchObject({
     status: 'ingested',
     rowsInserted: PAYLOADS.length,
     rowsRejected: 1,

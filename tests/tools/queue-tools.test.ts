@@ -11,7 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processRecord, type RecordDeps, type RecordOutcome } from '../../functions/ingest/record.ts';
+import type { RecordOutcome, RecordsDeps } from '../../functions/ingest/records.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { ensureResources, type LocalResources } from '../../scripts/local/resources.ts';
 import { redriveMessages, replayNotifications } from '../../scripts/ops/queue-tools.ts';
@@ -19,6 +19,7 @@ import { doc, ev, NOW } from '../fixtures/cases.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
 import { recordingLogger, s3Notification, sqsRecord } from '../helpers/factories.ts';
+import { handleRecord, testConfig } from '../helpers/ingest.ts';
 
 /**
  * `npm run replay` and `npm run redrive` against the embedded endpoint (which, unlike S3, sends no
@@ -30,7 +31,7 @@ const run = promisify(execFile);
 let db: TestDatabase;
 let aws: TestEndpoint;
 let res: LocalResources;
-let deps: RecordDeps;
+let deps: RecordsDeps;
 
 beforeAll(async () => {
   [db, aws] = await Promise.all([freshDatabase(), testEndpoint()]);
@@ -38,7 +39,7 @@ beforeAll(async () => {
   deps = {
     s3: aws.s3,
     sqs: aws.sqs,
-    dlqUrl: res.dlqUrl,
+    config: testConfig({ dlqUrl: res.dlqUrl }),
     db: db.pool,
     logger: recordingLogger(),
     clock: () => NOW,
@@ -77,7 +78,7 @@ async function drain(sqs: SQSClient, queueUrl: string): Promise<Handled[]> {
     const messages: Message[] = got.Messages ?? [];
     if (messages.length === 0) return handled;
     for (const m of messages) {
-      const outcome = await processRecord(deps, sqsRecord(m.Body ?? ''));
+      const outcome = await handleRecord(deps, sqsRecord(m.Body ?? ''));
       handled.push({ body: m.Body ?? '', reason: m.MessageAttributes?.reason?.StringValue, outcome });
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
     }

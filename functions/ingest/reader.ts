@@ -1,0 +1,249 @@
+import { BadObjectError } from '../shared/errors.ts';
+import {
+  createValidator,
+  EVENT_COLUMNS,
+  eventValues,
+  headerOrder,
+  MAX_FUTURE_SKEW_MS,
+  type Validator,
+} from '../shared/event.ts';
+import { type Chunk, pgText, quote } from './chunk.ts';
+import { CsvScanner, DEFAULT_MAX_RECORD_CHARS, type RecordSink } from './csv.ts';
+import { acceptInPlace } from './fast-row.ts';
+
+/** Where reading stands: the byte offset after the last record read, and the next line's number. */
+export interface ReadPosition {
+  byte: number;
+  line: number;
+}
+
+/** Where to start: offset 0 and line 1 for a new object, a ledger checkpoint when resuming. */
+export interface ReadStart extends ReadPosition {
+  /** The header record's raw text, known from the ledger when resuming. */
+  header?: string | null;
+}
+
+const LF = 10;
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Bytes of one object → validated rows in a {@link Chunk}.
+ *
+ * Bytes are cut at their last line break before decoding, so every decoded piece ends on a whole
+ * character and the byte offset of any record boundary is known exactly: that offset is the
+ * checkpoint a resumed read starts from with a ranged GET. Decoding is strict UTF-8.
+ */
+export class ObjectReader implements RecordSink {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  private readonly scanner: CsvScanner;
+  private readonly validate: Validator;
+  private carry: Uint8Array[] = [];
+  private carryBytes = 0;
+  private atStart: boolean;
+  private ended = false;
+  private clean = true;
+  private chunk: Chunk | undefined;
+  private maxTimeMs = 0;
+  /** Column order of the header, or undefined when it does not match (every row is then rejected). */
+  private order: number[] | undefined;
+  /** True when the header is exactly the declared columns in the declared order. */
+  private declaredOrder = false;
+  /** The header record's raw text, once read. */
+  header: string | undefined;
+  /** Why the header is unusable, if it is. */
+  headerProblem: string | undefined;
+
+  constructor(
+    private readonly now: () => number,
+    start: ReadStart,
+    private readonly maxRecordChars = DEFAULT_MAX_RECORD_CHARS,
+  ) {
+    this.scanner = new CsvScanner(start, maxRecordChars);
+    this.validate = createValidator(now);
+    this.atStart = start.byte === 0;
+    if (start.header != null) this.useHeader(start.header, parseHeader(start.header));
+  }
+
+  /** Add bytes from the object. Throws {@link BadObjectError} when they are not UTF-8. */
+  feed(bytes: Uint8Array): void {
+    if (this.atStart) {
+      // A byte order mark is not part of the first record: wait for three bytes to know.
+      this.keep(bytes);
+      if (this.carryBytes < UTF8_BOM.length) return;
+      bytes = this.skipBom(this.takeCarry(EMPTY));
+    }
+    const lastLf = bytes.lastIndexOf(LF);
+    if (lastLf === -1) {
+      this.keep(bytes);
+      if (this.carryBytes > this.maxRecordChars * 4) this.flushCarry();
+      return;
+    }
+    this.push(this.takeCarry(bytes.subarray(0, lastLf + 1)));
+    if (lastLf + 1 < bytes.length) this.keep(bytes.subarray(lastLf + 1));
+  }
+
+  /** No more bytes: what is carried is the last line. */
+  end(): void {
+    if (this.atStart) this.keep(this.skipBom(this.takeCarry(EMPTY)));
+    this.ended = true;
+    if (this.carryBytes > 0) this.push(this.takeCarry(EMPTY));
+    this.scanner.end();
+  }
+
+  private skipBom(bytes: Uint8Array): Uint8Array {
+    this.atStart = false;
+    if (!UTF8_BOM.every((b, i) => bytes[i] === b)) return bytes;
+    this.scanner.skipBytes(UTF8_BOM.length);
+    return bytes.subarray(UTF8_BOM.length);
+  }
+
+  /** True when the object has been read to its end and every record handed over. */
+  get done(): boolean {
+    return this.ended && this.scanner.drained;
+  }
+
+  /** The position after the last record handed to a chunk. */
+  get position(): ReadPosition {
+    return { byte: this.scanner.offset, line: this.scanner.line };
+  }
+
+  /**
+   * Hand records to `chunk` (its current part) until it holds `limit` records or no complete record
+   * is left. Returns true when it stopped because the chunk is full.
+   */
+  fill(chunk: Chunk, limit: number): boolean {
+    this.chunk = chunk;
+    this.maxTimeMs = this.now() + MAX_FUTURE_SKEW_MS;
+    try {
+      return this.scanner.scan(this, () => chunk.records >= limit);
+    } finally {
+      this.chunk = undefined;
+    }
+  }
+
+  plain(t: string, a: number, b: number, line: number): void {
+    const chunk = this.chunk as Chunk;
+    if (this.header === undefined) {
+      const raw = t.slice(a, b);
+      this.useHeader(raw, raw.split(','));
+      return;
+    }
+    if (this.declaredOrder) {
+      const ms = acceptInPlace(t, a, b, this.maxTimeMs, this.clean);
+      if (!Number.isNaN(ms)) {
+        chunk.valid(t.slice(a, a + 36), t.slice(a, b), line, ms);
+        return;
+      }
+    }
+    const raw = t.slice(a, b);
+    this.general(chunk, raw, raw.split(','), line);
+  }
+
+  quoted(raw: string, fields: string[] | null, line: number): void {
+    if (this.header === undefined) {
+      this.useHeader(raw, fields);
+      return;
+    }
+    this.general(this.chunk as Chunk, raw, fields, line);
+  }
+
+  /** Any row the in-place check was not sure of: the full validator decides. */
+  private general(chunk: Chunk, raw: string, fields: string[] | null, line: number): void {
+    if (!this.order) {
+      chunk.reject(line, 'header_mismatch', raw);
+      return;
+    }
+    if (!fields) {
+      chunk.reject(line, 'malformed_csv_line', raw);
+      return;
+    }
+    const v = this.validate(fields, this.order);
+    if (!v.ok) {
+      chunk.reject(line, v.reason, raw);
+      return;
+    }
+    const values = eventValues(v.event);
+    let text = quote(values[0] as string);
+    for (let i = 1; i < values.length; i++) text += `,${quote(values[i] as string)}`;
+    chunk.valid(v.event.event_id, text, line, v.timeMs, text === raw ? undefined : raw);
+  }
+
+  private useHeader(raw: string, fields: string[] | null): void {
+    this.header = raw;
+    // A NUL cannot be part of a column name we could store (nor of one we expect).
+    this.order = fields && !raw.includes('\u0000') ? headerOrder(fields) : undefined;
+    this.declaredOrder = this.order?.every((i, n) => i === n) ?? false;
+    if (!this.order)
+      this.headerProblem = `header_mismatch: expected "${EVENT_COLUMNS.join(',')}", found "${pgText(raw.slice(0, 300))}"`;
+  }
+
+  private push(bytes: Uint8Array): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes);
+    } catch (e: unknown) {
+      if (e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA')
+        throw new BadObjectError(
+          'invalid_utf8',
+          'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
+          { cause: e },
+        );
+      throw e;
+    }
+    const clean = text.indexOf('\u0000') === -1 && text.indexOf('\r') === -1;
+    this.clean = (this.scanner.drained || this.clean) && clean;
+    this.scanner.push(text, text.length === bytes.length);
+  }
+
+  private keep(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.carry.push(bytes);
+    this.carryBytes += bytes.length;
+  }
+
+  private takeCarry(tail: Uint8Array): Uint8Array {
+    if (this.carryBytes === 0) return tail;
+    const out = new Uint8Array(this.carryBytes + tail.length);
+    let at = 0;
+    for (const piece of this.carry) {
+      out.set(piece, at);
+      at += piece.length;
+    }
+    out.set(tail, at);
+    this.carry = [];
+    this.carryBytes = 0;
+    return out;
+  }
+
+  /** A line longer than any record may be: hand over what is carried, cut on a character boundary. */
+  private flushCarry(): void {
+    const all = this.takeCarry(EMPTY);
+    let cut = all.length;
+    // Back up over UTF-8 continuation bytes (10xxxxxx) so no character is split.
+    while (cut > 0 && ((all[cut - 1] as number) & 0xc0) === 0x80) cut--;
+    if (cut > 0 && (all[cut - 1] as number) >= 0xc0) cut--;
+    this.push(all.subarray(0, cut));
+    this.keep(all.subarray(cut));
+  }
+}
+
+/** The fields of a header record's raw text (it may be quoted). */
+function parseHeader(raw: string): string[] | null {
+  let fields: string[] | null = null;
+  const scanner = new CsvScanner();
+  scanner.push(raw, false);
+  scanner.end();
+  scanner.scan(
+    {
+      plain: (t, a, b) => {
+        fields = t.slice(a, b).split(',');
+      },
+      quoted: (_raw, f) => {
+        fields = f;
+      },
+    },
+    () => true,
+  );
+  return fields;
+}
