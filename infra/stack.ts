@@ -156,6 +156,9 @@ export class PipelineStack extends Stack {
       environment: {
         ...database.environment,
         DLQ_URL: this.deadLetterQueue.queueUrl,
+        QUEUE_URL: this.queue.queueUrl,
+        INGEST_CHUNK_ROWS: String(topology.ingest.chunkRows),
+        MAX_REJECT_RATIO: String(topology.ingest.maxRejectRatio),
         DB_POOL_MAX: String(deploySettings.ingestPoolMax),
         POWERTOOLS_SERVICE_NAME: `${service}-ingest`,
       },
@@ -173,6 +176,9 @@ export class PipelineStack extends Stack {
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
     );
     this.deadLetterQueue.grantSendMessages(this.ingest);
+    // An object stopped before the deadline goes on in a new invocation: ingest sends its
+    // notification back to its own queue, then acknowledges the message it received.
+    this.queue.grantSendMessages(this.ingest);
     this.ingest.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: topology.ingest.batchSize,

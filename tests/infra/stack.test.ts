@@ -201,6 +201,9 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
         DB_HOST: { 'Fn::GetAtt': [proxy, 'Endpoint'] },
         DB_NAME: deploySettings.databaseName,
         DLQ_URL: { Ref: queueIds().dlq },
+        QUEUE_URL: { Ref: queueIds().main },
+        INGEST_CHUNK_ROWS: String(topology.ingest.chunkRows),
+        MAX_REJECT_RATIO: String(topology.ingest.maxRejectRatio),
         DB_POOL_MAX: String(deploySettings.ingestPoolMax),
       });
       expect(env.DATABASE_URL).toBeUndefined();
@@ -228,6 +231,20 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       ]) {
         expect(policy).toContain(action);
       }
+    });
+
+    it('ingest may send to its own queue, to continue an object in a new invocation', () => {
+      const { main } = queueIds();
+      const policies = template.findResources('AWS::IAM::Policy');
+      const ingestPolicy = Object.entries(policies).find(([id]) =>
+        id.startsWith('IngestServiceRoleDefaultPolicy'),
+      );
+      const statements = (ingestPolicy?.[1].Properties as { PolicyDocument: { Statement: unknown[] } })
+        .PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
+      const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage'));
+      expect(sends.flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)))).toContain(
+        JSON.stringify({ 'Fn::GetAtt': [main, 'Arn'] }),
+      );
     });
   });
 
