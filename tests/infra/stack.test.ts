@@ -239,7 +239,8 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       const ingestPolicy = Object.entries(policies).find(([id]) =>
         id.startsWith('IngestServiceRoleDefaultPolicy'),
       );
-      const statements = (ingestPolicy?.[1].Properties as { PolicyDocument: { Statement: unknown[] } })
+      if (!ingestPolicy) throw new Error('no default policy for the ingest role');
+      const statements = (ingestPolicy[1].Properties as { PolicyDocument: { Statement: unknown[] } })
         .PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
       const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage'));
       expect(sends.flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)))).toContain(
