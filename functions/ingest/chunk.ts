@@ -38,6 +38,8 @@ export class Chunk {
   readonly partOf: number[] = [];
   /** Rows whose raw text differs from their COPY text (quoted or normalized fields), by row index. */
   readonly raws = new Map<number, string>();
+  /** Values of the file's extra columns, as JSON text, by row index (rows that have any). */
+  readonly extras = new Map<number, string>();
   /** Rejected rows as COPY lines for `rejected_events`. */
   readonly rejects: string[] = [];
   /** Records read into this chunk, valid or not: the measure of its size. */
@@ -68,12 +70,13 @@ export class Chunk {
   }
 
   /** A valid row of the current part; `raw` only when it differs from `text`. */
-  valid(id: string, text: string, line: number, timeMs: number, raw?: string): void {
+  valid(id: string, text: string, line: number, timeMs: number, raw?: string, extra?: string): void {
     const part = this.current;
     part.total++;
     this.records++;
     if (timeMs > part.newestMs) part.newestMs = timeMs;
     if (raw !== undefined) this.raws.set(this.ids.length, raw);
+    if (extra !== undefined) this.extras.set(this.ids.length, extra);
     this.ids.push(id);
     this.texts.push(text);
     this.lines.push(line);
@@ -95,7 +98,10 @@ export class Chunk {
     const part = this.parts.pop();
     if (!part) return;
     this.records -= part.total;
-    for (let i = part.firstRow; i < this.ids.length; i++) this.raws.delete(i);
+    for (let i = part.firstRow; i < this.ids.length; i++) {
+      this.raws.delete(i);
+      this.extras.delete(i);
+    }
     for (const a of [this.ids, this.texts, this.lines, this.partOf]) a.length = part.firstRow;
     this.rejects.length = part.firstReject;
   }

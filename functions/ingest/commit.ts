@@ -12,7 +12,7 @@ import {
 } from './ledger.ts';
 import type { ReadPosition } from './reader.ts';
 import { copyEvents, copyRejects, presentIds } from './rows.ts';
-import type { VersionedRef } from './source.ts';
+import type { Encoding, VersionedRef } from './source.ts';
 
 /** What reading produced for one object of a chunk, handed to {@link commitChunk}. */
 export interface PartPlan {
@@ -28,6 +28,9 @@ export interface PartPlan {
   done: boolean;
   /** Unusable header: every row is rejected, the object ends `failed` with this error. */
   headerProblem?: string;
+  /** How it is compressed, and what its header said (once read). */
+  encoding?: Encoding;
+  columns?: { extras: string[]; fingerprint: string };
   /** A permanent failure found while reading (missing, not UTF-8). */
   failure?: { status: 'failed' | 'missing'; error: string };
   /** The object stops here and goes on in a new invocation. */
@@ -176,6 +179,7 @@ async function write(
       resumeOffset: plan.failure ? st.resumeOffset : plan.end.byte,
       linesRead: plan.failure ? st.linesRead : plan.end.line - 1,
       header: plan.header === null ? st.header : pgText(plan.header),
+      encoding: plan.encoding ?? st.encoding,
       rowsTotal: st.rowsTotal + share.total,
       rowsInserted: st.rowsInserted + share.inserted,
       rowsDuplicate: st.rowsDuplicate + share.duplicate,
@@ -187,7 +191,7 @@ async function write(
       error = plan.failure.error;
     } else if (budget) {
       state.status = 'failed';
-      error = budgetError(state, chunk.parts[plan.part as number]);
+      error = budgetError(st, chunk.parts[plan.part as number]);
     } else if (plan.done) {
       state.status = plan.headerProblem ? 'failed' : 'ingested';
       error = plan.headerProblem ?? null;
@@ -199,6 +203,7 @@ async function write(
       error,
       chunks: share.total > 0 ? 1 : 0,
       continuations: plan.continuing ? 1 : 0,
+      columns: plan.columns ?? null,
     });
     results.push({ plan, status: state.status, error, state, ...share });
   }
@@ -230,7 +235,10 @@ async function writeRows(
     if (present.size > 0 && present.has(ids[i] as string)) continue;
     const p = partOf[i] as number;
     inserted[p] = (inserted[p] as number) + 1;
-    out.push(`${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]}\n`);
+    const extra = chunk.extras.size > 0 ? chunk.extras.get(i) : undefined;
+    out.push(
+      `${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]},${extra === undefined ? '' : quote(extra)}\n`,
+    );
   }
   await copyEvents(client, out);
   const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
@@ -255,14 +263,16 @@ function budgetRejects(chunk: Chunk, overBudget: ReadonlySet<number>): string[] 
   return out;
 }
 
-function budgetError(state: LedgerState, part: ChunkPart | undefined): string {
-  const ratio = state.rowsRejected / Math.max(1, state.rowsTotal);
+/** Why an object went over its budget: its share of rows that broke a rule (before the budget), and the commonest rules. */
+function budgetError(before: LedgerState, part: ChunkPart | undefined): string {
+  const total = before.rowsTotal + (part?.total ?? 0);
+  const rejected = before.rowsRejected + (part?.rejected ?? 0);
   const top = [...(part?.reasons ?? [])]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
-  return `reject_budget_exceeded: ${(ratio * 100).toFixed(1)} % of ${state.rowsTotal} rows rejected (top reasons: ${top}); fix the file and upload it again`;
+  return `reject_budget_exceeded: ${((rejected / Math.max(1, total)) * 100).toFixed(1)} % of ${total} rows rejected (top reasons: ${top}); fix the file and upload it again`;
 }
 
 function isDataError(e: unknown): boolean {

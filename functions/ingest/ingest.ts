@@ -108,7 +108,13 @@ class Run {
       const id = versionId(v ?? { ...ref, etag: '' });
       const st = this.states.get(id);
       // Finished, or named twice in this batch (the first mention does the work).
-      if ((st && isFinished(st.status)) || seen.has(id)) this.set(i, 'skipped');
+      if (st && isFinished(st.status)) {
+        this.set(i, 'skipped');
+        this.outcomes[i] = {
+          ...(this.outcomes[i] as ObjectOutcome),
+          previously: st.status as 'ingested' | 'failed',
+        };
+      } else if (seen.has(id)) this.set(i, 'skipped');
       else todo.push(i);
       seen.add(id);
     }
@@ -230,12 +236,17 @@ class Run {
         plans.push({ ...plan, part: undefined, failure: failureOf(e) });
         continue;
       }
+      const columns = h.reader.fileColumns;
       plans.push({
         ...plan,
         end: h.reader.position,
         done: h.reader.done,
         header: h.reader.header ?? null,
         ...(h.reader.headerProblem ? { headerProblem: h.reader.headerProblem } : {}),
+        ...(h.body.encoding ? { encoding: h.body.encoding } : {}),
+        ...(columns
+          ? { columns: { extras: columns.extras.map((c) => c.name), fingerprint: columns.fingerprint } }
+          : {}),
       });
       if (!h.reader.done) break; // full, or the deadline: commit now
       h.body.close();
@@ -274,7 +285,7 @@ class Run {
     }
     if (start.byte > 0) this.outcomes[i] = { ...(this.outcomes[i] as ObjectOutcome), resumedAt: start.byte };
     try {
-      const body = await openObject(this.deps.s3, ref, start.byte);
+      const body = await openObject(this.deps.s3, ref, start.byte, st?.encoding ?? undefined);
       const reader = new ObjectReader(this.deps.clock, { ...start, header: st?.header ?? null });
       return { index: i, ref, reader, body, next: body.chunks[Symbol.asyncIterator]() };
     } catch (e: unknown) {
@@ -301,6 +312,8 @@ class Run {
       rowsDuplicate: o.rowsDuplicate + r.duplicate,
       rowsRejected: o.rowsRejected + r.rejected,
       chunks: o.chunks + (r.total > 0 ? 1 : 0),
+      ...(r.plan.encoding ? { encoding: r.plan.encoding } : {}),
+      ...(r.plan.columns?.extras.length ? { extraColumns: r.plan.columns.extras } : {}),
       newestEventMs: Math.max(
         o.newestEventMs ?? Number.NEGATIVE_INFINITY,
         part?.newestMs ?? Number.NEGATIVE_INFINITY,

@@ -38,6 +38,14 @@ export interface ObjectOutcome {
   chunks: number;
   /** Byte offset it resumed from, when it did not start at the beginning. */
   resumedAt?: number;
+  /** How it was compressed, when it was. */
+  encoding?: 'gzip' | 'zstd';
+  /** Columns of its header the event does not have (kept per row in `user_events.extra`). */
+  extraColumns?: string[];
+  /** For a `skipped` object: what the ledger already said of it. */
+  previously?: 'ingested' | 'failed';
+  /** What was done to the source once it was ingested (see `afterIngest`). */
+  afterIngest?: 'deleted' | 'archived' | 'failed';
   /** Object created (per the notification) → last commit. */
   latencyMs?: number;
   /** Newest event_timestamp → last commit. */
@@ -89,6 +97,7 @@ export function countOutcome(metrics: Metrics, o: ObjectOutcome): void {
       // Failed objects are acknowledged and in the ledger: counted as ingested and as failed.
       count('objectsIngested');
       if (o.status === 'failed') count('objectsFailed');
+      if (o.extraColumns) count('objectsWithExtraColumns');
       break;
     case 'missing':
       count('objectsMissing');
@@ -100,6 +109,9 @@ export function countOutcome(metrics: Metrics, o: ObjectOutcome): void {
       break;
   }
   if (o.chunks > 0) count('chunksCommitted', o.chunks);
+  if (o.afterIngest === 'archived') count('objectsArchived');
+  if (o.afterIngest === 'deleted') count('objectsDeleted');
+  if (o.afterIngest === 'failed') count('afterIngestFailed');
   if (o.rowsTotal > 0 || o.status === 'ingested') {
     count('eventsInserted', o.rowsInserted);
     count('eventsDuplicate', o.rowsDuplicate);

@@ -18,7 +18,7 @@ import { EVENT_COLUMNS } from '../shared/event.ts';
  * each other's keys in the same order and cannot deadlock.
  */
 
-const EVENTS_COPY = `COPY user_events (${EVENT_COLUMNS.join(', ')}, source_bucket, source_key, source_line)
+const EVENTS_COPY = `COPY user_events (${EVENT_COLUMNS.join(', ')}, source_bucket, source_key, source_line, extra)
   FROM STDIN (FORMAT csv)`;
 const REJECTS_COPY = `COPY rejected_events (source_bucket, source_key, source_etag, line_number, reason, raw_line)
   FROM STDIN (FORMAT csv)`;

@@ -231,6 +231,7 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       DATABASE_URL: options.databaseUrl,
+      BUCKETS: resources.bucket,
       DLQ_URL: resources.dlqUrl,
       POWERTOOLS_SERVICE_NAME: `${topology.observability.serviceName}-ingest`,
       POWERTOOLS_METRICS_NAMESPACE: topology.observability.metricsNamespace,

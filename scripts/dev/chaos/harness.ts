@@ -240,6 +240,7 @@ export function startWorker(s: WorkerSettings): Worker {
       AWS_ACCESS_KEY_ID: AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: AWS.credentials.secretAccessKey,
       DATABASE_URL: s.databaseUrl,
+      BUCKETS: s.resources.bucket,
       DLQ_URL: s.resources.dlqUrl,
       QUEUE_URL: s.resources.queueUrl,
       QUEUE_ARN: s.resources.queueArn,
