@@ -187,6 +187,35 @@ export class Chunk {
   }
 }
 
+/** Conservative bytes per CSV row, to plan how many objects share a transaction. */
+const MIN_BYTES_PER_ROW = 100;
+
+/**
+ * Objects that fit one chunk together, in order: `bytesLeft[k]` is what object `items[k]` has left
+ * to read (Infinity when its size is unknown). An object too large, or of unknown size, goes alone.
+ */
+export function groupBySize(
+  items: readonly number[],
+  bytesLeft: readonly number[],
+  chunkRows: number,
+): number[][] {
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let rows = 0;
+  items.forEach((item, k) => {
+    const estimate = (bytesLeft[k] ?? Number.POSITIVE_INFINITY) / MIN_BYTES_PER_ROW;
+    if (current.length > 0 && rows + estimate > chunkRows) {
+      groups.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(item);
+    rows += estimate;
+  });
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
 const BUCKETS = 4096;
 /** Value of a lowercase hex digit by character code (ids are checked before they get here). */
 const HEX = (() => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { isTransientInfraError, TransientError } from '../shared/errors.ts';
-import { type Chunk, type ChunkPart, pgText, quote } from './chunk.ts';
+import { type Chunk, type ChunkPart, pgText } from './chunk.ts';
 import {
   claim,
   isFinished,
@@ -11,11 +11,13 @@ import {
   versionId,
 } from './ledger.ts';
 import type { ReadPosition } from './reader.ts';
-import { copyEvents, copyRejects, presentIds } from './rows.ts';
+import { writeRows } from './rows.ts';
 import type { Encoding, VersionedRef } from './source.ts';
 
 /** What reading produced for one object of a chunk, handed to {@link commitChunk}. */
 export interface PartPlan {
+  /** The object's index in the batch. */
+  index: number;
   ref: VersionedRef;
   /** Its part in the chunk; undefined when no rows were read (it failed on opening). */
   part: number | undefined;
@@ -35,6 +37,11 @@ export interface PartPlan {
   failure?: { status: 'failed' | 'missing'; error: string };
   /** The object stops here and goes on in a new invocation. */
   continuing: boolean;
+}
+
+/** A plan for object `index` whose reading begins (and, so far, ends) at `start`. */
+export function newPlan(index: number, ref: VersionedRef, start: ReadPosition, part?: number): PartPlan {
+  return { index, ref, part, start, end: start, header: null, done: false, continuing: false };
 }
 
 /** What one commit did to one object. */
@@ -209,58 +216,6 @@ async function write(
   }
   await updateStates(client, updates);
   return results;
-}
-
-/**
- * Write the chunk's rows: the first occurrence of each event_id among the parts not skipped, minus
- * those already stored, in event_id order; then the rejects. Parts over their reject budget write
- * their valid rows as rejects instead. Returns rows inserted per part.
- */
-async function writeRows(
-  client: pg.ClientBase,
-  chunk: Chunk,
-  skip: ReadonlySet<number>,
-  overBudget: ReadonlySet<number>,
-): Promise<number[]> {
-  const { ids, texts, lines, partOf, parts } = chunk;
-  const exclude = overBudget.size === 0 ? skip : new Set([...skip, ...overBudget]);
-  const rows = chunk.firstOccurrences(exclude);
-  const probe = new Array<string>(rows.length);
-  for (let k = 0; k < rows.length; k++) probe[k] = ids[rows[k] as number] as string;
-  const present = await presentIds(client, probe);
-  const inserted = new Array<number>(parts.length).fill(0);
-  const out: string[] = [];
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k] as number;
-    if (present.size > 0 && present.has(ids[i] as string)) continue;
-    const p = partOf[i] as number;
-    inserted[p] = (inserted[p] as number) + 1;
-    const extra = chunk.extras.size > 0 ? chunk.extras.get(i) : undefined;
-    out.push(
-      `${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]},${extra === undefined ? '' : quote(extra)}\n`,
-    );
-  }
-  await copyEvents(client, out);
-  const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
-  await copyRejects(
-    client,
-    overBudget.size > 0 ? [...rejects, ...budgetRejects(chunk, overBudget)] : rejects,
-  );
-  return inserted;
-}
-
-/** The valid rows of parts over their reject budget, as rejects. */
-function budgetRejects(chunk: Chunk, overBudget: ReadonlySet<number>): string[] {
-  const out: string[] = [];
-  for (const p of overBudget) {
-    const part = chunk.parts[p] as ChunkPart;
-    const [from, to] = chunk.rowsOf(p);
-    for (let i = from; i < to; i++)
-      out.push(
-        `${part.rejectSource}${chunk.lines[i]},reject_budget_exceeded,${quote(pgText(chunk.rawOf(i)))}\n`,
-      );
-  }
-  return out;
 }
 
 /** Why an object went over its budget: its share of rows that broke a rule (before the budget), and the commonest rules. */

@@ -2,10 +2,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { BadObjectError } from '../shared/errors.ts';
 import type { Log } from '../shared/observability.ts';
-import { Chunk } from './chunk.ts';
-import { commitChunk, type PartPlan, type PartResult } from './commit.ts';
+import { Chunk, groupBySize } from './chunk.ts';
+import { commitChunk, newPlan, type PartPlan } from './commit.ts';
 import { isFinished, type LedgerState, readStates, versionId } from './ledger.ts';
-import { newOutcome, type ObjectOutcome } from './outcome.ts';
+import { addCommit, newOutcome, type ObjectOutcome } from './outcome.ts';
 import { ObjectReader, type ReadPosition } from './reader.ts';
 import type { ObjectRef } from './s3-event.ts';
 import { type ObjectBody, openObject, type VersionedRef, withEtag } from './source.ts';
@@ -30,9 +30,6 @@ export interface IngestOptions {
   /** Stop reading and commit when fewer milliseconds than this are left. */
   reserveMs?: number;
 }
-
-/** Conservative bytes per CSV row, to plan how many objects share a transaction. */
-const MIN_BYTES_PER_ROW = 100;
 
 /** An object being read across chunks. */
 interface InHand {
@@ -119,7 +116,13 @@ class Run {
       seen.add(id);
     }
     try {
-      for (const group of this.groups(todo)) {
+      const left = todo.map((i) => {
+        const v = this.versions[i];
+        return (
+          (v?.size ?? Number.POSITIVE_INFINITY) - (v ? (this.states.get(versionId(v))?.resumeOffset ?? 0) : 0)
+        );
+      });
+      for (const group of groupBySize(todo, left, this.options.chunkRows)) {
         if (this.deadlineNear()) return this.finish(todo, 'deferred');
         await this.ingestGroup(group);
       }
@@ -128,29 +131,6 @@ class Run {
       return this.finish(todo, 'retry', e);
     }
     return this.finish(todo, 'retry');
-  }
-
-  /** Objects that fit one chunk together, by size; an object of unknown or large size goes alone. */
-  private groups(todo: readonly number[]): number[][] {
-    const groups: number[][] = [];
-    let current: number[] = [];
-    let rows = 0;
-    for (const i of todo) {
-      const ref = this.versions[i];
-      const left =
-        (ref?.size ?? Number.POSITIVE_INFINITY) -
-        (ref ? (this.states.get(versionId(ref))?.resumeOffset ?? 0) : 0);
-      const estimate = left / MIN_BYTES_PER_ROW;
-      if (current.length > 0 && rows + estimate > this.options.chunkRows) {
-        groups.push(current);
-        current = [];
-        rows = 0;
-      }
-      current.push(i);
-      rows += estimate;
-    }
-    if (current.length > 0) groups.push(current);
-    return groups;
   }
 
   /** Read and commit one group, chunk by chunk, carrying a large object from chunk to chunk. */
@@ -172,18 +152,23 @@ class Run {
               error: (e as Error).message,
             }),
         });
-        for (const r of results) this.record(r, chunk);
+        const committedAt = this.deps.clock();
+        for (const r of results) {
+          const newest = r.plan.part === undefined ? undefined : chunk.parts[r.plan.part]?.newestMs;
+          this.outcomes[r.plan.index] = addCommit(
+            this.outcomes[r.plan.index] as ObjectOutcome,
+            r,
+            newest,
+            committedAt,
+          );
+        }
         if (inHand && this.outcomes[inHand.index]?.status !== 'in_progress') {
           inHand.body.close();
           inHand = undefined;
         }
         if (deadline) {
-          if (inHand)
-            this.set(
-              inHand.index,
-              this.progressed(inHand.index) ? 'continue' : 'retry',
-              'no progress before the deadline',
-            );
+          if (inHand && this.progressed(inHand.index)) this.set(inHand.index, 'continue');
+          else if (inHand) this.set(inHand.index, 'retry', 'no progress before the deadline');
           for (const i of queue) this.set(i, 'deferred');
           return;
         }
@@ -208,15 +193,7 @@ class Run {
       const start = h.reader.position;
       const part = chunk.parts.length;
       chunk.begin(h.index, h.ref.bucket, h.ref.key, h.ref.etag);
-      const plan: PartPlan = {
-        ref: h.ref,
-        part,
-        start,
-        end: start,
-        header: null,
-        done: false,
-        continuing: false,
-      };
+      const plan = newPlan(h.index, h.ref, start, part);
       try {
         let full = h.reader.fill(chunk, limit);
         while (!full && !h.reader.done && !this.deadlineNear()) {
@@ -260,17 +237,7 @@ class Run {
     const ref = this.versions[i] ?? { ...(this.refs[i] as ObjectRef), etag: '' };
     const st = this.states.get(versionId(ref));
     const start: ReadPosition = { byte: st?.resumeOffset ?? 0, line: (st?.linesRead ?? 0) + 1 };
-    const failed = (failure: PartPlan['failure']) =>
-      plans.push({
-        ref,
-        part: undefined,
-        start,
-        end: start,
-        header: null,
-        done: false,
-        continuing: false,
-        failure,
-      });
+    const failed = (failure: PartPlan['failure']) => plans.push({ ...newPlan(i, ref, start), failure });
     if (!this.versions[i]) {
       failed(
         failureOf(new BadObjectError('object_missing', `s3://${ref.bucket}/${ref.key} is not in the bucket`)),
@@ -293,33 +260,6 @@ class Run {
       else this.set(i, 'retry', e);
       return undefined;
     }
-  }
-
-  /** Fold one commit's result for an object into its outcome. */
-  private record(r: PartResult, chunk: Chunk): void {
-    const id = versionId(r.plan.ref);
-    const index = this.refs.findIndex((ref, i) => versionId(this.versions[i] ?? { ...ref, etag: '' }) === id);
-    const o = this.outcomes[index] as ObjectOutcome;
-    const part = r.plan.part === undefined ? undefined : chunk.parts[r.plan.part];
-    const committed = this.deps.clock();
-    this.outcomes[index] = {
-      ...o,
-      status: r.status === 'superseded' ? 'skipped' : r.status,
-      ...(r.error ? { error: r.error } : {}),
-      etag: r.plan.ref.etag,
-      rowsTotal: o.rowsTotal + r.total,
-      rowsInserted: o.rowsInserted + r.inserted,
-      rowsDuplicate: o.rowsDuplicate + r.duplicate,
-      rowsRejected: o.rowsRejected + r.rejected,
-      chunks: o.chunks + (r.total > 0 ? 1 : 0),
-      ...(r.plan.encoding ? { encoding: r.plan.encoding } : {}),
-      ...(r.plan.columns?.extras.length ? { extraColumns: r.plan.columns.extras } : {}),
-      newestEventMs: Math.max(
-        o.newestEventMs ?? Number.NEGATIVE_INFINITY,
-        part?.newestMs ?? Number.NEGATIVE_INFINITY,
-      ),
-      committedAt: committed,
-    };
   }
 
   private progressed(i: number): boolean {

@@ -1,4 +1,5 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { PartResult } from './commit.ts';
 import type { ObjectRef } from './s3-event.ts';
 
 /**
@@ -68,6 +69,33 @@ export function newOutcome(ref: ObjectRef): ObjectOutcome {
     rowsRejected: 0,
     chunks: 0,
     durationMs: 0,
+  };
+}
+
+/** An outcome with one commit's result for its object added. */
+export function addCommit(
+  o: ObjectOutcome,
+  r: PartResult,
+  newestMs: number | undefined,
+  committedAt: number,
+): ObjectOutcome {
+  return {
+    ...o,
+    status: r.status === 'superseded' ? 'skipped' : r.status,
+    ...(r.error ? { error: r.error } : {}),
+    etag: r.plan.ref.etag,
+    rowsTotal: o.rowsTotal + r.total,
+    rowsInserted: o.rowsInserted + r.inserted,
+    rowsDuplicate: o.rowsDuplicate + r.duplicate,
+    rowsRejected: o.rowsRejected + r.rejected,
+    chunks: o.chunks + (r.total > 0 ? 1 : 0),
+    ...(r.plan.encoding ? { encoding: r.plan.encoding } : {}),
+    ...(r.plan.columns?.extras.length ? { extraColumns: r.plan.columns.extras } : {}),
+    newestEventMs: Math.max(
+      o.newestEventMs ?? Number.NEGATIVE_INFINITY,
+      newestMs ?? Number.NEGATIVE_INFINITY,
+    ),
+    committedAt,
   };
 }
 

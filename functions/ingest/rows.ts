@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { EVENT_COLUMNS } from '../shared/event.ts';
+import { type Chunk, type ChunkPart, pgText, quote } from './chunk.ts';
 
 /**
  * The SQL that writes rows. Every statement is parameterized; the only identifiers built into SQL
@@ -22,6 +23,58 @@ const EVENTS_COPY = `COPY user_events (${EVENT_COLUMNS.join(', ')}, source_bucke
   FROM STDIN (FORMAT csv)`;
 const REJECTS_COPY = `COPY rejected_events (source_bucket, source_key, source_etag, line_number, reason, raw_line)
   FROM STDIN (FORMAT csv)`;
+
+/**
+ * Write the chunk's rows: the first occurrence of each event_id among the parts not skipped, minus
+ * those already stored, in event_id order; then the rejects. Parts over their reject budget write
+ * their valid rows as rejects instead. Returns rows inserted per part.
+ */
+export async function writeRows(
+  client: pg.ClientBase,
+  chunk: Chunk,
+  skip: ReadonlySet<number>,
+  overBudget: ReadonlySet<number>,
+): Promise<number[]> {
+  const { ids, texts, lines, partOf, parts } = chunk;
+  const exclude = overBudget.size === 0 ? skip : new Set([...skip, ...overBudget]);
+  const rows = chunk.firstOccurrences(exclude);
+  const probe = new Array<string>(rows.length);
+  for (let k = 0; k < rows.length; k++) probe[k] = ids[rows[k] as number] as string;
+  const present = await presentIds(client, probe);
+  const inserted = new Array<number>(parts.length).fill(0);
+  const out: string[] = [];
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k] as number;
+    if (present.size > 0 && present.has(ids[i] as string)) continue;
+    const p = partOf[i] as number;
+    inserted[p] = (inserted[p] as number) + 1;
+    const extra = chunk.extras.size > 0 ? chunk.extras.get(i) : undefined;
+    out.push(
+      `${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]},${extra === undefined ? '' : quote(extra)}\n`,
+    );
+  }
+  await copyEvents(client, out);
+  const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
+  await copyRejects(
+    client,
+    overBudget.size > 0 ? [...rejects, ...budgetRejects(chunk, overBudget)] : rejects,
+  );
+  return inserted;
+}
+
+/** The valid rows of parts over their reject budget, as rejects. */
+function budgetRejects(chunk: Chunk, overBudget: ReadonlySet<number>): string[] {
+  const out: string[] = [];
+  for (const p of overBudget) {
+    const part = chunk.parts[p] as ChunkPart;
+    const [from, to] = chunk.rowsOf(p);
+    for (let i = from; i < to; i++)
+      out.push(
+        `${part.rejectSource}${chunk.lines[i]},reject_budget_exceeded,${quote(pgText(chunk.rawOf(i)))}\n`,
+      );
+  }
+  return out;
+}
 
 /** The event_ids among `ids` (canonical lowercase text) that `user_events` already holds. */
 export async function presentIds(client: pg.ClientBase, ids: readonly string[]): Promise<Set<string>> {
