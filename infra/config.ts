@@ -102,7 +102,9 @@ export function configFromContext(node: Node): PipelineConfig {
   }
   const maxRejectRatio = Number(text(node, 'maxRejectRatio') ?? topology.ingest.maxRejectRatio);
   if (!(maxRejectRatio >= 0 && maxRejectRatio <= 1)) {
-    throw new Error(`Context "maxRejectRatio" must be a number from 0 to 1, got "${text(node, 'maxRejectRatio')}"`);
+    throw new Error(
+      `Context "maxRejectRatio" must be a number from 0 to 1, got "${text(node, 'maxRejectRatio')}"`,
+    );
   }
   return {
     afterIngest,

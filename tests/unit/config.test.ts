@@ -1,6 +1,7 @@
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readGeneratorConfig } from '../../functions/generator/config.ts';
+import { objectKey } from '../../functions/generator/generate.ts';
 import { handler as generatorHandler } from '../../functions/generator/handler.ts';
 import {
   DEFAULT_CHUNK_ROWS,
@@ -91,6 +92,17 @@ describe('generator configuration', () => {
         SEED: '7',
       }),
     ).toEqual({ bucket: 'b', prefix: 'in/', eventsPerObject: 50, badRate: 0.1, duplicateRate: 0.2, seed: 7 });
+  });
+
+  it('writes compressed objects when told, and names a wrong COMPRESS', () => {
+    expect(readGeneratorConfig({ BUCKET_NAME: 'b', COMPRESS: 'zstd' })).toMatchObject({ compress: 'zstd' });
+    expect(() => readGeneratorConfig({ BUCKET_NAME: 'b', COMPRESS: 'zip' })).toThrow(
+      /COMPRESS must be gzip or zstd/,
+    );
+    const at = new Date('2026-11-26T13:05:00.123Z');
+    expect(objectKey('events/', at, 'x', 'gzip')).toBe('events/2026/11/26/13/20261126T130500123Z-x.csv.gz');
+    expect(objectKey('events/', at, 'x', 'zstd')).toMatch(/\.csv\.zst$/);
+    expect(objectKey('events/', at, 'x')).toMatch(/-x\.csv$/);
   });
 
   it('names a variable that is not a number', () => {
