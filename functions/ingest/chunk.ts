@@ -106,6 +106,20 @@ export class Chunk {
     this.rejects.length = part.firstReject;
   }
 
+  /** Drop the valid rows from index `from` on (of the current part). */
+  dropRowsFrom(from: number): void {
+    const part = this.current;
+    const dropped = this.ids.length - from;
+    if (dropped <= 0) return;
+    part.total -= dropped;
+    this.records -= dropped;
+    for (let i = from; i < this.ids.length; i++) {
+      this.raws.delete(i);
+      this.extras.delete(i);
+    }
+    for (const a of [this.ids, this.texts, this.lines, this.partOf]) a.length = from;
+  }
+
   /** Row indexes of part `p`. */
   rowsOf(p: number): [number, number] {
     const part = this.parts[p] as ChunkPart;

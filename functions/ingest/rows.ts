@@ -27,13 +27,14 @@ const REJECTS_COPY = `COPY rejected_events (source_bucket, source_key, source_et
 /**
  * Write the chunk's rows: the first occurrence of each event_id among the parts not skipped, minus
  * those already stored, in event_id order; then the rejects. Parts over their reject budget write
- * their valid rows as rejects instead. Returns rows inserted per part.
+ * their valid rows as rejects instead. Returns rows inserted per part (and tells `onInserted` which).
  */
 export async function writeRows(
   client: pg.ClientBase,
   chunk: Chunk,
   skip: ReadonlySet<number>,
   overBudget: ReadonlySet<number>,
+  onInserted?: (row: number) => void,
 ): Promise<number[]> {
   const { ids, texts, lines, partOf, parts } = chunk;
   const exclude = overBudget.size === 0 ? skip : new Set([...skip, ...overBudget]);
@@ -48,6 +49,7 @@ export async function writeRows(
     if (present.size > 0 && present.has(ids[i] as string)) continue;
     const p = partOf[i] as number;
     inserted[p] = (inserted[p] as number) + 1;
+    onInserted?.(i);
     const extra = chunk.extras.size > 0 ? chunk.extras.get(i) : undefined;
     out.push(
       `${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]},${extra === undefined ? '' : quote(extra)}\n`,
