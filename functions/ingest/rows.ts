@@ -43,7 +43,9 @@ export async function writeRows(
   for (let k = 0; k < rows.length; k++) probe[k] = ids[rows[k] as number] as string;
   const present = await presentIds(client, probe);
   const inserted = new Array<number>(parts.length).fill(0);
-  const out: string[] = [];
+  // Each row's COPY line is written as its pieces (no string per row): its event columns as they
+  // were in the file, its object's source columns, its line number, and its extra columns.
+  const events = new CopyWriter(client, EVENTS_COPY);
   for (let k = 0; k < rows.length; k++) {
     const i = rows[k] as number;
     if (present.size > 0 && present.has(ids[i] as string)) continue;
@@ -51,16 +53,19 @@ export async function writeRows(
     inserted[p] = (inserted[p] as number) + 1;
     onInserted?.(i);
     const extra = chunk.extras.size > 0 ? chunk.extras.get(i) : undefined;
-    out.push(
-      `${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]},${extra === undefined ? '' : quote(extra)}\n`,
+    events.add(
+      texts[i] as string,
+      (parts[p] as ChunkPart).source,
+      String(lines[i]),
+      extra === undefined ? ',\n' : `,${quote(extra)}\n`,
     );
+    if (events.full) await events.flush();
   }
-  await copyEvents(client, out);
-  const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
-  await copyRejects(
-    client,
-    overBudget.size > 0 ? [...rejects, ...budgetRejects(chunk, overBudget)] : rejects,
-  );
+  await events.end();
+  const rejects = new CopyWriter(client, REJECTS_COPY);
+  for (const line of skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip)) rejects.add(line);
+  for (const line of overBudget.size > 0 ? budgetRejects(chunk, overBudget) : []) rejects.add(line);
+  await rejects.end();
   return inserted;
 }
 
@@ -89,36 +94,59 @@ export async function presentIds(client: pg.ClientBase, ids: readonly string[]):
   return new Set(rows.map((r) => r.id));
 }
 
-/** COPY finished lines (each ending in a line break) into `user_events`. */
-export function copyEvents(client: pg.ClientBase, lines: readonly string[]): Promise<void> {
-  return copyLines(client, EVENTS_COPY, lines);
-}
+/**
+ * Text to one COPY … FROM STDIN, gathered in pieces of about 256 KiB (one join and one write per
+ * piece) and written honouring backpressure. The COPY starts with the first piece: nothing added,
+ * no statement sent.
+ */
+class CopyWriter {
+  private parts: string[] = [];
+  private chars = 0;
+  private stream: ReturnType<typeof copyFrom> | undefined;
+  private done: Promise<void> | undefined;
 
-/** COPY finished lines into `rejected_events`. */
-export function copyRejects(client: pg.ClientBase, lines: readonly string[]): Promise<void> {
-  return copyLines(client, REJECTS_COPY, lines);
-}
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly sql: string,
+  ) {}
 
-/** Stream lines to a COPY in pieces of about 256 KiB, honouring backpressure. */
-async function copyLines(client: pg.ClientBase, sql: string, lines: readonly string[]): Promise<void> {
-  if (lines.length === 0) return;
-  const stream = client.query(copyFrom(sql));
-  const done = new Promise<void>((resolve, reject) => {
-    stream.on('finish', resolve);
-    stream.on('error', reject);
-  });
-  let from = 0;
-  let chars = 0;
-  for (let i = 0; i < lines.length; i++) {
-    chars += (lines[i] as string).length;
-    if (chars < PIECE_CHARS && i < lines.length - 1) continue;
-    // One join per piece: a flat string, encoded once.
-    if (!stream.write(lines.slice(from, i + 1).join(''))) await Promise.race([drained(stream), done]);
-    from = i + 1;
-    chars = 0;
+  /** Add text (the pieces of one line). */
+  add(...text: string[]): void {
+    for (const t of text) {
+      this.parts.push(t);
+      this.chars += t.length;
+    }
   }
-  stream.end();
-  await done;
+
+  /** True when a piece is ready to go. */
+  get full(): boolean {
+    return this.chars >= PIECE_CHARS;
+  }
+
+  /** Send what is gathered. */
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    if (!this.stream) {
+      const stream = this.client.query(copyFrom(this.sql));
+      this.done = new Promise<void>((resolve, reject) => {
+        stream.on('finish', resolve);
+        stream.on('error', reject);
+      });
+      this.stream = stream;
+    }
+    const ok = this.stream.write(this.parts.join(''));
+    this.parts = [];
+    this.chars = 0;
+    if (!ok) await Promise.race([drained(this.stream), this.done]);
+  }
+
+  /** Send the rest and finish the COPY. */
+  async end(): Promise<void> {
+    await this.flush();
+    if (!this.stream) return;
+    this.stream.end();
+    await this.done;
+  }
 }
 
 const PIECE_CHARS = 256 * 1024;
