@@ -2,10 +2,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { BadObjectError } from '../shared/errors.ts';
 import type { Log } from '../shared/observability.ts';
-import { Chunk, groupBySize } from './chunk.ts';
+import { Chunk } from './chunk.ts';
 import { commitChunk, newPlan, type PartPlan } from './commit.ts';
 import { isFinished, type LedgerState, readStates, versionId } from './ledger.ts';
 import { addCommit, newOutcome, type ObjectOutcome } from './outcome.ts';
+import { groupBySize } from './plan.ts';
 import { ObjectReader, type ReadPosition } from './reader.ts';
 import type { ObjectRef } from './s3-event.ts';
 import { type ObjectBody, openObject, type VersionedRef, withEtag } from './source.ts';
@@ -67,6 +68,7 @@ class Run {
   private readonly versions: (VersionedRef | undefined)[] = [];
   private states = new Map<string, LedgerState>();
   private readonly started: number;
+  private store: Buffer | undefined;
 
   constructor(
     private readonly deps: IngestDeps,
@@ -139,9 +141,11 @@ class Run {
     let inHand: InHand | undefined;
     try {
       do {
-        const chunk = new Chunk();
+        // The byte store is reused from chunk to chunk: its rows are committed (or abandoned).
+        const chunk = new Chunk(this.store);
         const plans: PartPlan[] = [];
         inHand = await this.fill(chunk, plans, queue, inHand);
+        this.store = chunk.store; // grown, perhaps
         const deadline = this.deadlineNear();
         for (const plan of plans) plan.continuing = deadline && !plan.done && !plan.failure;
         if (plans.length === 0) continue;

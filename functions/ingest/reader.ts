@@ -127,7 +127,7 @@ export class ObjectReader implements RecordSink {
     if (this.declaredOrder) {
       const ms = acceptInPlace(t, a, b, this.maxTimeMs, this.clean);
       if (!Number.isNaN(ms)) {
-        chunk.valid(t.slice(a, a + 36), t.slice(a, b), line, ms);
+        chunk.valid(t.slice(a, b), line, ms);
         return;
       }
     }
@@ -167,7 +167,7 @@ export class ObjectReader implements RecordSink {
     const values = eventValues(v.event);
     let text = quote(values[0] as string);
     for (let i = 1; i < values.length; i++) text += `,${quote(values[i] as string)}`;
-    chunk.valid(v.event.event_id, text, line, v.timeMs, text === raw ? undefined : raw, extra);
+    chunk.valid(text, line, v.timeMs, text === raw ? undefined : raw, extra);
   }
 
   private useHeader(raw: string, fields: string[] | null): void {

@@ -135,7 +135,7 @@ async function recheck(
       reason.examined++;
       report.examined++;
       const before = {
-        rows: chunk.ids.length,
+        rows: chunk.rowCount,
         rejects: chunk.rejects.length,
         reasons: new Map(part.reasons),
       };
@@ -148,7 +148,7 @@ async function recheck(
       reader.end();
       reader.fill(chunk, Number.POSITIVE_INFINITY);
       chunk.rejects.length = before.rejects; // a row still rejected keeps its stored reject
-      if (chunk.ids.length === before.rows + 1) {
+      if (chunk.rowCount === before.rows + 1) {
         rejectOf[before.rows] = r.id;
         object.resolved.push(r.id);
         reason.valid++;
