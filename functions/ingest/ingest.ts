@@ -300,4 +300,3 @@ function failureOf(e: BadObjectError): NonNullable<PartPlan['failure']> {
   return { status: e.code === 'object_missing' ? 'missing' : 'failed', error: `${e.code}: ${e.message}` };
 }
 
-export type { ObjectOutcome } from './outcome.ts';
