@@ -171,7 +171,7 @@ class Run {
           inHand = undefined;
         }
         if (deadline) {
-          if (inHand && this.progressed(inHand.index)) this.set(inHand.index, 'continue');
+          if (inHand && (this.outcomes[inHand.index]?.rowsTotal ?? 0) > 0) this.set(inHand.index, 'continue');
           else if (inHand) this.set(inHand.index, 'retry', 'no progress before the deadline');
           for (const i of queue) this.set(i, 'deferred');
           return;
@@ -266,10 +266,6 @@ class Run {
     }
   }
 
-  private progressed(i: number): boolean {
-    return (this.outcomes[i]?.rowsTotal ?? 0) > 0;
-  }
-
   private deadlineNear(): boolean {
     const left = this.options.remainingMs?.();
     return left !== undefined && left < (this.options.reserveMs ?? 0);
@@ -284,14 +280,17 @@ class Run {
     };
   }
 
-  /** Mark every object of `pending` that has no final word yet, and stamp durations. */
+  /**
+   * Mark every object of `pending` that has no final word yet, and stamp durations. Any other object
+   * still without one is retried: it must never be acknowledged by mistake.
+   */
   private finish(pending: readonly number[], status: 'retry' | 'deferred', error?: unknown): ObjectOutcome[] {
     for (const i of pending) if (this.outcomes[i]?.status === 'in_progress') this.set(i, status, error);
-    const now = this.deps.clock();
+    const durationMs = this.deps.clock() - this.started;
     return this.outcomes.map((o) => ({
       ...o,
-      ...(o.status === 'in_progress' ? { status: status === 'deferred' ? 'deferred' : 'retry' } : {}),
-      durationMs: now - this.started,
+      ...(o.status === 'in_progress' ? { status: 'retry' } : {}),
+      durationMs,
     }));
   }
 }
@@ -299,4 +298,3 @@ class Run {
 function failureOf(e: BadObjectError): NonNullable<PartPlan['failure']> {
   return { status: e.code === 'object_missing' ? 'missing' : 'failed', error: `${e.code}: ${e.message}` };
 }
-
