@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { topology } from './topology.ts';
 
 /**
  * Deploy-time choices of the CDK app, read from CDK context (`-c key=value` or `cdk.json`).
@@ -25,6 +26,10 @@ export interface PipelineConfig {
   dbMultiAz: boolean;
   /** Optional e-mail address subscribed to the alarms' SNS topic. */
   alarmEmail?: string;
+  /** What ingest does with an object once ingested (default: the topology's). */
+  afterIngest: 'keep' | 'delete' | 'archive';
+  /** Reject budget per object (default: the topology's). */
+  maxRejectRatio: number;
 }
 
 /** Settings that only exist on AWS (the local runtime has no alarms or log retention). */
@@ -91,7 +96,19 @@ export function configFromContext(node: Node): PipelineConfig {
     throw new Error(`Context "removalPolicy" must be retain or destroy, got "${removal}"`);
   }
   const alarmEmail = text(node, 'alarmEmail');
+  const afterIngest = text(node, 'afterIngest') ?? topology.ingest.afterIngest;
+  if (afterIngest !== 'keep' && afterIngest !== 'delete' && afterIngest !== 'archive') {
+    throw new Error(`Context "afterIngest" must be keep, delete or archive, got "${afterIngest}"`);
+  }
+  const maxRejectRatio = Number(text(node, 'maxRejectRatio') ?? topology.ingest.maxRejectRatio);
+  if (!(maxRejectRatio >= 0 && maxRejectRatio <= 1)) {
+    throw new Error(
+      `Context "maxRejectRatio" must be a number from 0 to 1, got "${text(node, 'maxRejectRatio')}"`,
+    );
+  }
   return {
+    afterIngest,
+    maxRejectRatio,
     localstack,
     schedule: flag(node, 'schedule', true),
     removal,

@@ -155,10 +155,13 @@ export class PipelineStack extends Stack {
       description: 'Loads the CSV objects named by S3 notifications into PostgreSQL',
       environment: {
         ...database.environment,
+        BUCKETS: this.bucket.bucketName,
         DLQ_URL: this.deadLetterQueue.queueUrl,
         QUEUE_URL: this.queue.queueUrl,
         INGEST_CHUNK_ROWS: String(topology.ingest.chunkRows),
-        MAX_REJECT_RATIO: String(topology.ingest.maxRejectRatio),
+        MAX_REJECT_RATIO: String(config.maxRejectRatio),
+        AFTER_INGEST: config.afterIngest,
+        ARCHIVE_PREFIX: topology.archive.prefix,
         DB_POOL_MAX: String(deploySettings.ingestPoolMax),
         POWERTOOLS_SERVICE_NAME: `${service}-ingest`,
       },
@@ -175,6 +178,21 @@ export class PipelineStack extends Stack {
     this.ingest.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
     );
+    // After ingest: delete the object, or copy it under the archive prefix and delete it.
+    if (config.afterIngest !== 'keep')
+      this.ingest.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: [this.bucket.arnForObjects(`${topology.notification.prefix}*`)],
+        }),
+      );
+    if (config.afterIngest === 'archive')
+      this.ingest.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [this.bucket.arnForObjects(`${topology.archive.prefix}*`)],
+        }),
+      );
     this.deadLetterQueue.grantSendMessages(this.ingest);
     // An object stopped before the deadline goes on in a new invocation: ingest sends its
     // notification back to its own queue, then acknowledges the message it received.

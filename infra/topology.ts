@@ -51,6 +51,11 @@ export const topology = {
      * `reject_budget_exceeded` (`MAX_REJECT_RATIO`; 1 turns the budget off).
      */
     maxRejectRatio: 0.5,
+    /**
+     * What happens to an object once ingested (`AFTER_INGEST`): `keep` it, `delete` it, or
+     * `archive` it (moved under `archive.prefix`, where the bucket's lifecycle rule expires it).
+     */
+    afterIngest: 'keep' as 'keep' | 'delete' | 'archive',
   },
   queue: {
     /** Receives before a message goes to the DLQ. */

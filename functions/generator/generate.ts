@@ -254,11 +254,15 @@ export function createGenerator(options: GeneratorOptions = {}) {
   return { seed, batch };
 }
 
+/** How generated objects may be compressed. */
+export type Compression = 'gzip' | 'zstd';
+
 /** Date-partitioned key for a new object: `<prefix>YYYY/MM/DD/HH/<time>-<id>.csv`. */
-export function objectKey(prefix: string, at: Date, id: string): string {
+export function objectKey(prefix: string, at: Date, id: string, compress?: Compression): string {
   const iso = at.toISOString();
   const [date, time] = iso.split('T') as [string, string];
   const [y, m, d] = date.split('-');
   const stamp = time.replace(/[:.]/g, '').replace('Z', '');
-  return `${prefix}${y}/${m}/${d}/${time.slice(0, 2)}/${date.replace(/-/g, '')}T${stamp}Z-${id}.csv`;
+  const suffix = compress === 'gzip' ? '.csv.gz' : compress === 'zstd' ? '.csv.zst' : '.csv';
+  return `${prefix}${y}/${m}/${d}/${time.slice(0, 2)}/${date.replace(/-/g, '')}T${stamp}Z-${id}${suffix}`;
 }

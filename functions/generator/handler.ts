@@ -37,7 +37,12 @@ export type GeneratorHandler = (event: ScheduledEvent, context: Context) => Prom
  */
 export function createGeneratorHandler(deps: GeneratorHandlerDeps): GeneratorHandler {
   const { s3, logger, metrics, clock, config } = deps;
-  const target = { bucket: config.bucket, prefix: config.prefix, events: config.eventsPerObject };
+  const target = {
+    bucket: config.bucket,
+    prefix: config.prefix,
+    events: config.eventsPerObject,
+    ...(config.compress ? { compress: config.compress } : {}),
+  };
   const generator = createGenerator({
     badRate: config.badRate,
     duplicateRate: config.duplicateRate,

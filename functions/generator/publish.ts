@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Log } from '../shared/observability.ts';
-import { type createGenerator, type GeneratedBatch, objectKey } from './generate.ts';
+import { type Compression, type createGenerator, type GeneratedBatch, objectKey } from './generate.ts';
 
 /** Dependencies of {@link publishBatch}. */
 export interface PublishDeps {
@@ -15,6 +16,8 @@ export interface PublishTarget {
   bucket: string;
   prefix: string;
   events: number;
+  /** Compress the object (its key then ends `.csv.gz` or `.csv.zst`). */
+  compress?: Compression;
 }
 
 /** A written object and its manifest. */
@@ -24,6 +27,14 @@ export interface Published extends GeneratedBatch {
   bytes: number;
 }
 
+/** A CSV document as the bytes of an object, compressed or not. */
+export function encode(csv: string, compress: Compression | undefined): Buffer {
+  const bytes = Buffer.from(csv, 'utf8');
+  if (compress === 'gzip') return gzipSync(bytes);
+  if (compress === 'zstd') return zstdCompressSync(bytes);
+  return bytes;
+}
+
 /** Generate one CSV object and PUT it under the date-partitioned prefix. */
 export async function publishBatch(
   deps: PublishDeps,
@@ -31,14 +42,15 @@ export async function publishBatch(
   target: PublishTarget,
 ): Promise<Published> {
   const batch = generator.batch(target.events);
-  const key = objectKey(target.prefix, new Date(deps.clock()), randomUUID().slice(0, 8));
-  const body = Buffer.from(batch.csv, 'utf8');
+  const key = objectKey(target.prefix, new Date(deps.clock()), randomUUID().slice(0, 8), target.compress);
+  const body = encode(batch.csv, target.compress);
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: target.bucket,
       Key: key,
       Body: body,
       ContentType: 'text/csv; charset=utf-8',
+      ...(target.compress ? { ContentEncoding: target.compress } : {}),
     }),
   );
   deps.logger.info('object written', {

@@ -3,18 +3,22 @@ import type { RejectReason } from '../shared/event.ts';
 /**
  * What one transaction writes: the rows read from one or more objects since the last commit.
  *
- * Rows are kept as the COPY text of their event columns (for a well-formed row, the very text it
- * had in the file), with their event_id, line and object beside them in flat arrays: no row
- * objects, no field arrays. Rejects are kept as finished COPY lines. Everything belonging to one
- * object is contiguous, so an object that fails mid-chunk is cut off without touching the others.
+ * A valid row is kept as the UTF-8 bytes of its event columns in COPY's CSV form (for a well-formed
+ * row, the very text it had in the file), in one byte store outside the JavaScript heap, with its
+ * line and object in typed arrays beside it: no string, object or array per row stays alive, so a
+ * chunk of 50,000 rows costs a few MB of store (reused from chunk to chunk) rather than heap that
+ * the garbage collector must promote and later sweep. Each row starts with its event_id (36
+ * lowercase hex digits and dashes: nothing in the id needs quoting). Rejects, a few per file, are
+ * kept as finished COPY lines. Everything belonging to one object is contiguous, so an object that
+ * fails mid-chunk is cut off without touching the others.
  */
 
-/** One object's share of a chunk, and where it starts in the chunk's arrays. */
+/** One object's share of a chunk, and where it starts in the chunk's rows and rejects. */
 export interface ChunkPart {
   /** Index of the object in the batch. */
   readonly object: number;
   /** `,bucket,key,` quoted for COPY: the source columns that follow every row of this object. */
-  readonly source: string;
+  readonly source: Buffer;
   /** `bucket,key,etag,` quoted for COPY: the first columns of this object's rejects. */
   readonly rejectSource: string;
   readonly firstRow: number;
@@ -28,28 +32,62 @@ export interface ChunkPart {
   readonly reasons: Map<string, number>;
 }
 
+/** Length of an event_id in the store (8-4-4-4-12 hex digits). */
+export const ID_BYTES = 36;
+
+/** A growable list of 32-bit integers. */
+class Ints {
+  private a = new Int32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.a.length) {
+      const b = new Int32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.length++] = v;
+  }
+  at(i: number): number {
+    return this.a[i] as number;
+  }
+}
+
 /** The rows of one transaction. */
 export class Chunk {
   readonly parts: ChunkPart[] = [];
-  /** Valid rows: event_id, COPY text of the event columns, line number, part index. */
-  readonly ids: string[] = [];
-  readonly texts: string[] = [];
-  readonly lines: number[] = [];
-  readonly partOf: number[] = [];
+  /** Bytes of the valid rows' event columns, back to back; row i is `store[starts[i], ends[i])`. */
+  store: Buffer;
+  private size = 0;
+  private readonly starts = new Ints();
+  private readonly ends = new Ints();
+  private readonly lines = new Ints();
+  private readonly partIndex = new Ints();
   /** Rows whose raw text differs from their COPY text (quoted or normalized fields), by row index. */
   readonly raws = new Map<number, string>();
+  /** Values of the file's extra columns, as JSON text, by row index (rows that have any). */
+  readonly extras = new Map<number, string>();
   /** Rejected rows as COPY lines for `rejected_events`. */
   readonly rejects: string[] = [];
   /** Records read into this chunk, valid or not: the measure of its size. */
   records = 0;
 
+  /** `store`: the previous chunk's byte store, to be reused (its rows are committed). */
+  constructor(store?: Buffer) {
+    this.store = store ?? Buffer.allocUnsafe(1 << 20);
+  }
+
+  /** Valid rows held. */
+  get rowCount(): number {
+    return this.starts.length;
+  }
+
   /** Start the part of object `object`; rows and rejects added next belong to it. */
   begin(object: number, bucket: string, key: string, etag: string): ChunkPart {
     const part: ChunkPart = {
       object,
-      source: `,${quote(pgText(bucket))},${quote(pgText(key))},`,
+      source: Buffer.from(`,${quote(pgText(bucket))},${quote(pgText(key))},`),
       rejectSource: `${quote(pgText(bucket))},${quote(pgText(key))},${quote(pgText(etag))},`,
-      firstRow: this.ids.length,
+      firstRow: this.rowCount,
       firstReject: this.rejects.length,
       total: 0,
       rejected: 0,
@@ -67,17 +105,25 @@ export class Chunk {
     return part;
   }
 
-  /** A valid row of the current part; `raw` only when it differs from `text`. */
-  valid(id: string, text: string, line: number, timeMs: number, raw?: string): void {
+  /**
+   * A valid row of the current part: `text` is the COPY text of its event columns, starting with
+   * its event_id; `raw` only when it differs from `text`.
+   */
+  valid(text: string, line: number, timeMs: number, raw?: string, extra?: string): void {
     const part = this.current;
     part.total++;
     this.records++;
     if (timeMs > part.newestMs) part.newestMs = timeMs;
-    if (raw !== undefined) this.raws.set(this.ids.length, raw);
-    this.ids.push(id);
-    this.texts.push(text);
+    const i = this.rowCount;
+    if (raw !== undefined) this.raws.set(i, raw);
+    if (extra !== undefined) this.extras.set(i, extra);
+    // At most 3 bytes of UTF-8 per UTF-16 unit.
+    if (this.size + text.length * 3 > this.store.length) this.grow(this.size + text.length * 3);
+    this.starts.push(this.size);
+    this.size += this.store.write(text, this.size, 'utf8');
+    this.ends.push(this.size);
     this.lines.push(line);
-    this.partOf.push(this.parts.length - 1);
+    this.partIndex.push(this.parts.length - 1);
   }
 
   /** A rejected row of the current part, kept with its reason and raw text. */
@@ -92,19 +138,59 @@ export class Chunk {
 
   /** Drop the current part and everything it added (its object failed or must be retried). */
   dropCurrent(): void {
-    const part = this.parts.pop();
+    const part = this.parts[this.parts.length - 1];
     if (!part) return;
+    this.dropRowsFrom(part.firstRow);
+    this.parts.pop();
     this.records -= part.total;
-    for (let i = part.firstRow; i < this.ids.length; i++) this.raws.delete(i);
-    for (const a of [this.ids, this.texts, this.lines, this.partOf]) a.length = part.firstRow;
     this.rejects.length = part.firstReject;
+  }
+
+  /** Drop the valid rows from index `from` on (of the current part). */
+  dropRowsFrom(from: number): void {
+    const dropped = this.rowCount - from;
+    if (dropped <= 0) return;
+    const part = this.current;
+    part.total -= dropped;
+    this.records -= dropped;
+    for (let i = from; i < this.rowCount; i++) {
+      this.raws.delete(i);
+      this.extras.delete(i);
+    }
+    this.size = this.starts.at(from);
+    for (const list of [this.starts, this.ends, this.lines, this.partIndex]) list.length = from;
   }
 
   /** Row indexes of part `p`. */
   rowsOf(p: number): [number, number] {
     const part = this.parts[p] as ChunkPart;
     const next = this.parts[p + 1];
-    return [part.firstRow, next ? next.firstRow : this.ids.length];
+    return [part.firstRow, next ? next.firstRow : this.rowCount];
+  }
+
+  /** Byte range of row `i` in the store. */
+  startOf(i: number): number {
+    return this.starts.at(i);
+  }
+  endOf(i: number): number {
+    return this.ends.at(i);
+  }
+  lineOf(i: number): number {
+    return this.lines.at(i);
+  }
+  partOf(i: number): number {
+    return this.partIndex.at(i);
+  }
+
+  /** The event_id of row `i` (a new string: for checks and tests, not the hot path). */
+  idOf(i: number): string {
+    const s = this.starts.at(i);
+    return this.store.toString('latin1', s, s + ID_BYTES);
+  }
+
+  /** The raw text of valid row `i` (what the file held). */
+  rawOf(i: number): string {
+    return this.raws.get(i) ?? this.store.toString('utf8', this.starts.at(i), this.ends.at(i));
   }
 
   /** The reject lines of every part not in `skip`. */
@@ -118,76 +204,12 @@ export class Chunk {
     return out;
   }
 
-  /**
-   * The valid rows to write: the first occurrence of each event_id among the parts not excluded,
-   * as row indexes in event_id order (the order PostgreSQL compares uuids in: 36 fixed-width
-   * lowercase hex characters compare alike as text).
-   *
-   * A bucket sort on the first three hex digits, then an insertion sort inside each bucket (a few
-   * rows each): several times cheaper than sorting the rows' strings, and stable, so of equal ids
-   * the earliest row comes first and the others are dropped.
-   */
-  firstOccurrences(exclude: ReadonlySet<number>): Int32Array {
-    const { ids, partOf } = this;
-    const n = ids.length;
-    // Typed arrays, read with `as number`: every index below is in range by construction.
-    const key = new Int32Array(n);
-    const rows = new Int32Array(n);
-    const starts = new Int32Array(BUCKETS + 1);
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      if (exclude.size > 0 && exclude.has(partOf[i] as number)) continue;
-      const s = ids[i] as string;
-      const k =
-        ((HEX[s.charCodeAt(0)] as number) << 8) |
-        ((HEX[s.charCodeAt(1)] as number) << 4) |
-        (HEX[s.charCodeAt(2)] as number);
-      rows[m] = i;
-      key[m++] = k;
-      starts[k + 1] = (starts[k + 1] as number) + 1;
-    }
-    for (let b = 0; b < BUCKETS; b++) starts[b + 1] = (starts[b + 1] as number) + (starts[b] as number);
-    const next = starts.slice(0, BUCKETS);
-    const order = new Int32Array(m);
-    for (let j = 0; j < m; j++) {
-      const k = key[j] as number;
-      order[next[k] as number] = rows[j] as number;
-      next[k] = (next[k] as number) + 1;
-    }
-    const id = (j: number) => ids[order[j] as number] as string;
-    const out = new Int32Array(m);
-    let kept = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      const lo = starts[b] as number;
-      const hi = starts[b + 1] as number;
-      for (let i = lo + 1; i < hi; i++) {
-        const x = order[i] as number;
-        const xid = ids[x] as string;
-        let j = i - 1;
-        while (j >= lo && id(j) > xid) {
-          order[j + 1] = order[j] as number;
-          j--;
-        }
-        order[j + 1] = x;
-      }
-      for (let i = lo; i < hi; i++) if (i === lo || id(i) !== id(i - 1)) out[kept++] = order[i] as number;
-    }
-    return out.subarray(0, kept);
-  }
-
-  /** The raw text of valid row `i` (what the file held). */
-  rawOf(i: number): string {
-    return this.raws.get(i) ?? (this.texts[i] as string);
+  private grow(atLeast: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(atLeast, this.store.length * 2));
+    this.store.copy(bigger, 0, 0, this.size);
+    this.store = bigger;
   }
 }
-
-const BUCKETS = 4096;
-/** Value of a lowercase hex digit by character code (ids are checked before they get here). */
-const HEX = (() => {
-  const t = new Int32Array(128);
-  for (let i = 0; i < 16; i++) t['0123456789abcdef'.charCodeAt(i)] = i;
-  return t;
-})();
 
 /** PostgreSQL text cannot hold NUL: replace it, so raw text and error messages can always be stored. */
 export function pgText(s: string): string {

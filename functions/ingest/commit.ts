@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { isTransientInfraError, TransientError } from '../shared/errors.ts';
-import { type Chunk, type ChunkPart, pgText, quote } from './chunk.ts';
+import { type Chunk, type ChunkPart, pgText } from './chunk.ts';
 import {
   claim,
   isFinished,
@@ -11,11 +11,13 @@ import {
   versionId,
 } from './ledger.ts';
 import type { ReadPosition } from './reader.ts';
-import { copyEvents, copyRejects, presentIds } from './rows.ts';
-import type { VersionedRef } from './source.ts';
+import { writeRows } from './rows.ts';
+import type { Encoding, VersionedRef } from './source.ts';
 
 /** What reading produced for one object of a chunk, handed to {@link commitChunk}. */
 export interface PartPlan {
+  /** The object's index in the batch. */
+  index: number;
   ref: VersionedRef;
   /** Its part in the chunk; undefined when no rows were read (it failed on opening). */
   part: number | undefined;
@@ -28,10 +30,18 @@ export interface PartPlan {
   done: boolean;
   /** Unusable header: every row is rejected, the object ends `failed` with this error. */
   headerProblem?: string;
+  /** How it is compressed, and what its header said (once read). */
+  encoding?: Encoding;
+  columns?: { extras: string[]; fingerprint: string };
   /** A permanent failure found while reading (missing, not UTF-8). */
   failure?: { status: 'failed' | 'missing'; error: string };
   /** The object stops here and goes on in a new invocation. */
   continuing: boolean;
+}
+
+/** A plan for object `index` whose reading begins (and, so far, ends) at `start`. */
+export function newPlan(index: number, ref: VersionedRef, start: ReadPosition, part?: number): PartPlan {
+  return { index, ref, part, start, end: start, header: null, done: false, continuing: false };
 }
 
 /** What one commit did to one object. */
@@ -176,6 +186,7 @@ async function write(
       resumeOffset: plan.failure ? st.resumeOffset : plan.end.byte,
       linesRead: plan.failure ? st.linesRead : plan.end.line - 1,
       header: plan.header === null ? st.header : pgText(plan.header),
+      encoding: plan.encoding ?? st.encoding,
       rowsTotal: st.rowsTotal + share.total,
       rowsInserted: st.rowsInserted + share.inserted,
       rowsDuplicate: st.rowsDuplicate + share.duplicate,
@@ -187,7 +198,7 @@ async function write(
       error = plan.failure.error;
     } else if (budget) {
       state.status = 'failed';
-      error = budgetError(state, chunk.parts[plan.part as number]);
+      error = budgetError(st, chunk.parts[plan.part as number]);
     } else if (plan.done) {
       state.status = plan.headerProblem ? 'failed' : 'ingested';
       error = plan.headerProblem ?? null;
@@ -199,6 +210,7 @@ async function write(
       error,
       chunks: share.total > 0 ? 1 : 0,
       continuations: plan.continuing ? 1 : 0,
+      columns: plan.columns ?? null,
     });
     results.push({ plan, status: state.status, error, state, ...share });
   }
@@ -206,63 +218,16 @@ async function write(
   return results;
 }
 
-/**
- * Write the chunk's rows: the first occurrence of each event_id among the parts not skipped, minus
- * those already stored, in event_id order; then the rejects. Parts over their reject budget write
- * their valid rows as rejects instead. Returns rows inserted per part.
- */
-async function writeRows(
-  client: pg.ClientBase,
-  chunk: Chunk,
-  skip: ReadonlySet<number>,
-  overBudget: ReadonlySet<number>,
-): Promise<number[]> {
-  const { ids, texts, lines, partOf, parts } = chunk;
-  const exclude = overBudget.size === 0 ? skip : new Set([...skip, ...overBudget]);
-  const rows = chunk.firstOccurrences(exclude);
-  const probe = new Array<string>(rows.length);
-  for (let k = 0; k < rows.length; k++) probe[k] = ids[rows[k] as number] as string;
-  const present = await presentIds(client, probe);
-  const inserted = new Array<number>(parts.length).fill(0);
-  const out: string[] = [];
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k] as number;
-    if (present.size > 0 && present.has(ids[i] as string)) continue;
-    const p = partOf[i] as number;
-    inserted[p] = (inserted[p] as number) + 1;
-    out.push(`${texts[i]}${(parts[p] as ChunkPart).source}${lines[i]}\n`);
-  }
-  await copyEvents(client, out);
-  const rejects = skip.size === 0 ? chunk.rejects : chunk.rejectsExcept(skip);
-  await copyRejects(
-    client,
-    overBudget.size > 0 ? [...rejects, ...budgetRejects(chunk, overBudget)] : rejects,
-  );
-  return inserted;
-}
-
-/** The valid rows of parts over their reject budget, as rejects. */
-function budgetRejects(chunk: Chunk, overBudget: ReadonlySet<number>): string[] {
-  const out: string[] = [];
-  for (const p of overBudget) {
-    const part = chunk.parts[p] as ChunkPart;
-    const [from, to] = chunk.rowsOf(p);
-    for (let i = from; i < to; i++)
-      out.push(
-        `${part.rejectSource}${chunk.lines[i]},reject_budget_exceeded,${quote(pgText(chunk.rawOf(i)))}\n`,
-      );
-  }
-  return out;
-}
-
-function budgetError(state: LedgerState, part: ChunkPart | undefined): string {
-  const ratio = state.rowsRejected / Math.max(1, state.rowsTotal);
+/** Why an object went over its budget: its share of rows that broke a rule (before the budget), and the commonest rules. */
+function budgetError(before: LedgerState, part: ChunkPart | undefined): string {
+  const total = before.rowsTotal + (part?.total ?? 0);
+  const rejected = before.rowsRejected + (part?.rejected ?? 0);
   const top = [...(part?.reasons ?? [])]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
-  return `reject_budget_exceeded: ${(ratio * 100).toFixed(1)} % of ${state.rowsTotal} rows rejected (top reasons: ${top}); fix the file and upload it again`;
+  return `reject_budget_exceeded: ${((rejected / Math.max(1, total)) * 100).toFixed(1)} % of ${total} rows rejected (top reasons: ${top}); fix the file and upload it again`;
 }
 
 function isDataError(e: unknown): boolean {

@@ -1,7 +1,13 @@
-import { numberEnv, optionalUrlEnv } from '../shared/env.ts';
+import { numberEnv, optionalEnv, optionalUrlEnv } from '../shared/env.ts';
+import type { AfterIngest, AfterIngestConfig } from './after.ts';
 
 /** The ingest function's own settings (its clients, pool and logger are passed separately). */
-export interface IngestConfig {
+export interface IngestConfig extends AfterIngestConfig {
+  /**
+   * The buckets this function may read. A notification naming any other bucket is sent to the DLQ
+   * (`unexpected_bucket`): the function's role may be able to read more than the pipeline's bucket.
+   */
+  buckets: readonly string[];
   /**
    * The dead-letter queue. A message that can never work (not JSON, not an S3 event) is sent there
    * with its reason and acknowledged; without it, such a message fails until SQS moves it there.
@@ -27,15 +33,24 @@ export interface IngestConfig {
  */
 export const DEFAULT_CHUNK_ROWS = 50_000;
 
+const AFTER_INGEST: readonly AfterIngest[] = ['keep', 'delete', 'archive'];
+
 /** The reject budget when nothing says otherwise (the topology's; a test keeps them equal). */
 export const DEFAULT_MAX_REJECT_RATIO = 0.5;
 
 /**
- * The ingest configuration of a deployed function: `DLQ_URL` and `QUEUE_URL` (optional http(s)
- * URLs), `INGEST_CHUNK_ROWS`, `MAX_REJECT_RATIO` and `DEADLINE_RESERVE_MS`. Throws an error naming
- * the variable that is set wrong.
+ * The ingest configuration of a deployed function: `BUCKETS` (comma-separated; required),
+ * `DLQ_URL` and `QUEUE_URL` (optional http(s) URLs), `INGEST_CHUNK_ROWS`, `MAX_REJECT_RATIO`,
+ * `DEADLINE_RESERVE_MS`, `AFTER_INGEST` (keep, delete or archive) and `ARCHIVE_PREFIX`. Throws an
+ * error naming the variable that is missing or set wrong.
  */
 export function readIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
+  const buckets = (env.BUCKETS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  if (buckets.length === 0)
+    throw new Error('Environment variable BUCKETS is required: the bucket(s) this function may ingest from');
   const dlqUrl = optionalUrlEnv('DLQ_URL', env);
   const queueUrl = optionalUrlEnv('QUEUE_URL', env);
   const chunkRows = numberEnv('INGEST_CHUNK_ROWS', DEFAULT_CHUNK_ROWS, env);
@@ -45,7 +60,16 @@ export function readIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   if (!(maxRejectRatio >= 0 && maxRejectRatio <= 1))
     throw new Error(`Environment variable MAX_REJECT_RATIO must be between 0 and 1, got ${maxRejectRatio}`);
   const reserveMs = numberEnv('DEADLINE_RESERVE_MS', Number.NaN, env);
+  const after = optionalEnv('AFTER_INGEST', env) ?? 'keep';
+  if (!AFTER_INGEST.includes(after as AfterIngest))
+    throw new Error(
+      `Environment variable AFTER_INGEST must be one of ${AFTER_INGEST.join(', ')}, got "${after}"`,
+    );
+  const archivePrefix = optionalEnv('ARCHIVE_PREFIX', env) ?? 'archive/';
   return {
+    buckets,
+    afterIngest: after as AfterIngest,
+    archivePrefix,
     chunkRows,
     maxRejectRatio,
     ...(dlqUrl ? { dlqUrl } : {}),

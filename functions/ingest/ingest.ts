@@ -3,9 +3,10 @@ import type pg from 'pg';
 import { BadObjectError } from '../shared/errors.ts';
 import type { Log } from '../shared/observability.ts';
 import { Chunk } from './chunk.ts';
-import { commitChunk, type PartPlan, type PartResult } from './commit.ts';
+import { commitChunk, newPlan, type PartPlan } from './commit.ts';
 import { isFinished, type LedgerState, readStates, versionId } from './ledger.ts';
-import { newOutcome, type ObjectOutcome } from './outcome.ts';
+import { addCommit, newOutcome, type ObjectOutcome } from './outcome.ts';
+import { groupBySize } from './plan.ts';
 import { ObjectReader, type ReadPosition } from './reader.ts';
 import type { ObjectRef } from './s3-event.ts';
 import { type ObjectBody, openObject, type VersionedRef, withEtag } from './source.ts';
@@ -30,9 +31,6 @@ export interface IngestOptions {
   /** Stop reading and commit when fewer milliseconds than this are left. */
   reserveMs?: number;
 }
-
-/** Conservative bytes per CSV row, to plan how many objects share a transaction. */
-const MIN_BYTES_PER_ROW = 100;
 
 /** An object being read across chunks. */
 interface InHand {
@@ -70,6 +68,7 @@ class Run {
   private readonly versions: (VersionedRef | undefined)[] = [];
   private states = new Map<string, LedgerState>();
   private readonly started: number;
+  private store: Buffer | undefined;
 
   constructor(
     private readonly deps: IngestDeps,
@@ -108,12 +107,24 @@ class Run {
       const id = versionId(v ?? { ...ref, etag: '' });
       const st = this.states.get(id);
       // Finished, or named twice in this batch (the first mention does the work).
-      if ((st && isFinished(st.status)) || seen.has(id)) this.set(i, 'skipped');
+      if (st && isFinished(st.status)) {
+        this.set(i, 'skipped');
+        this.outcomes[i] = {
+          ...(this.outcomes[i] as ObjectOutcome),
+          previously: st.status as 'ingested' | 'failed',
+        };
+      } else if (seen.has(id)) this.set(i, 'skipped');
       else todo.push(i);
       seen.add(id);
     }
     try {
-      for (const group of this.groups(todo)) {
+      const left = todo.map((i) => {
+        const v = this.versions[i];
+        return (
+          (v?.size ?? Number.POSITIVE_INFINITY) - (v ? (this.states.get(versionId(v))?.resumeOffset ?? 0) : 0)
+        );
+      });
+      for (const group of groupBySize(todo, left, this.options.chunkRows)) {
         if (this.deadlineNear()) return this.finish(todo, 'deferred');
         await this.ingestGroup(group);
       }
@@ -124,38 +135,17 @@ class Run {
     return this.finish(todo, 'retry');
   }
 
-  /** Objects that fit one chunk together, by size; an object of unknown or large size goes alone. */
-  private groups(todo: readonly number[]): number[][] {
-    const groups: number[][] = [];
-    let current: number[] = [];
-    let rows = 0;
-    for (const i of todo) {
-      const ref = this.versions[i];
-      const left =
-        (ref?.size ?? Number.POSITIVE_INFINITY) -
-        (ref ? (this.states.get(versionId(ref))?.resumeOffset ?? 0) : 0);
-      const estimate = left / MIN_BYTES_PER_ROW;
-      if (current.length > 0 && rows + estimate > this.options.chunkRows) {
-        groups.push(current);
-        current = [];
-        rows = 0;
-      }
-      current.push(i);
-      rows += estimate;
-    }
-    if (current.length > 0) groups.push(current);
-    return groups;
-  }
-
   /** Read and commit one group, chunk by chunk, carrying a large object from chunk to chunk. */
   private async ingestGroup(group: number[]): Promise<void> {
     const queue = [...group];
     let inHand: InHand | undefined;
     try {
       do {
-        const chunk = new Chunk();
+        // The byte store is reused from chunk to chunk: its rows are committed (or abandoned).
+        const chunk = new Chunk(this.store);
         const plans: PartPlan[] = [];
         inHand = await this.fill(chunk, plans, queue, inHand);
+        this.store = chunk.store; // grown, perhaps
         const deadline = this.deadlineNear();
         for (const plan of plans) plan.continuing = deadline && !plan.done && !plan.failure;
         if (plans.length === 0) continue;
@@ -166,18 +156,23 @@ class Run {
               error: (e as Error).message,
             }),
         });
-        for (const r of results) this.record(r, chunk);
+        const committedAt = this.deps.clock();
+        for (const r of results) {
+          const newest = r.plan.part === undefined ? undefined : chunk.parts[r.plan.part]?.newestMs;
+          this.outcomes[r.plan.index] = addCommit(
+            this.outcomes[r.plan.index] as ObjectOutcome,
+            r,
+            newest,
+            committedAt,
+          );
+        }
         if (inHand && this.outcomes[inHand.index]?.status !== 'in_progress') {
           inHand.body.close();
           inHand = undefined;
         }
         if (deadline) {
-          if (inHand)
-            this.set(
-              inHand.index,
-              this.progressed(inHand.index) ? 'continue' : 'retry',
-              'no progress before the deadline',
-            );
+          if (inHand && (this.outcomes[inHand.index]?.rowsTotal ?? 0) > 0) this.set(inHand.index, 'continue');
+          else if (inHand) this.set(inHand.index, 'retry', 'no progress before the deadline');
           for (const i of queue) this.set(i, 'deferred');
           return;
         }
@@ -202,15 +197,7 @@ class Run {
       const start = h.reader.position;
       const part = chunk.parts.length;
       chunk.begin(h.index, h.ref.bucket, h.ref.key, h.ref.etag);
-      const plan: PartPlan = {
-        ref: h.ref,
-        part,
-        start,
-        end: start,
-        header: null,
-        done: false,
-        continuing: false,
-      };
+      const plan = newPlan(h.index, h.ref, start, part);
       try {
         let full = h.reader.fill(chunk, limit);
         while (!full && !h.reader.done && !this.deadlineNear()) {
@@ -230,12 +217,17 @@ class Run {
         plans.push({ ...plan, part: undefined, failure: failureOf(e) });
         continue;
       }
+      const columns = h.reader.fileColumns;
       plans.push({
         ...plan,
         end: h.reader.position,
         done: h.reader.done,
         header: h.reader.header ?? null,
         ...(h.reader.headerProblem ? { headerProblem: h.reader.headerProblem } : {}),
+        ...(h.body.encoding ? { encoding: h.body.encoding } : {}),
+        ...(columns
+          ? { columns: { extras: columns.extras.map((c) => c.name), fingerprint: columns.fingerprint } }
+          : {}),
       });
       if (!h.reader.done) break; // full, or the deadline: commit now
       h.body.close();
@@ -249,17 +241,7 @@ class Run {
     const ref = this.versions[i] ?? { ...(this.refs[i] as ObjectRef), etag: '' };
     const st = this.states.get(versionId(ref));
     const start: ReadPosition = { byte: st?.resumeOffset ?? 0, line: (st?.linesRead ?? 0) + 1 };
-    const failed = (failure: PartPlan['failure']) =>
-      plans.push({
-        ref,
-        part: undefined,
-        start,
-        end: start,
-        header: null,
-        done: false,
-        continuing: false,
-        failure,
-      });
+    const failed = (failure: PartPlan['failure']) => plans.push({ ...newPlan(i, ref, start), failure });
     if (!this.versions[i]) {
       failed(
         failureOf(new BadObjectError('object_missing', `s3://${ref.bucket}/${ref.key} is not in the bucket`)),
@@ -274,7 +256,7 @@ class Run {
     }
     if (start.byte > 0) this.outcomes[i] = { ...(this.outcomes[i] as ObjectOutcome), resumedAt: start.byte };
     try {
-      const body = await openObject(this.deps.s3, ref, start.byte);
+      const body = await openObject(this.deps.s3, ref, start.byte, st?.encoding ?? undefined);
       const reader = new ObjectReader(this.deps.clock, { ...start, header: st?.header ?? null });
       return { index: i, ref, reader, body, next: body.chunks[Symbol.asyncIterator]() };
     } catch (e: unknown) {
@@ -282,35 +264,6 @@ class Run {
       else this.set(i, 'retry', e);
       return undefined;
     }
-  }
-
-  /** Fold one commit's result for an object into its outcome. */
-  private record(r: PartResult, chunk: Chunk): void {
-    const id = versionId(r.plan.ref);
-    const index = this.refs.findIndex((ref, i) => versionId(this.versions[i] ?? { ...ref, etag: '' }) === id);
-    const o = this.outcomes[index] as ObjectOutcome;
-    const part = r.plan.part === undefined ? undefined : chunk.parts[r.plan.part];
-    const committed = this.deps.clock();
-    this.outcomes[index] = {
-      ...o,
-      status: r.status === 'superseded' ? 'skipped' : r.status,
-      ...(r.error ? { error: r.error } : {}),
-      etag: r.plan.ref.etag,
-      rowsTotal: o.rowsTotal + r.total,
-      rowsInserted: o.rowsInserted + r.inserted,
-      rowsDuplicate: o.rowsDuplicate + r.duplicate,
-      rowsRejected: o.rowsRejected + r.rejected,
-      chunks: o.chunks + (r.total > 0 ? 1 : 0),
-      newestEventMs: Math.max(
-        o.newestEventMs ?? Number.NEGATIVE_INFINITY,
-        part?.newestMs ?? Number.NEGATIVE_INFINITY,
-      ),
-      committedAt: committed,
-    };
-  }
-
-  private progressed(i: number): boolean {
-    return (this.outcomes[i]?.rowsTotal ?? 0) > 0;
   }
 
   private deadlineNear(): boolean {
@@ -327,14 +280,17 @@ class Run {
     };
   }
 
-  /** Mark every object of `pending` that has no final word yet, and stamp durations. */
+  /**
+   * Mark every object of `pending` that has no final word yet, and stamp durations. Any other object
+   * still without one is retried: it must never be acknowledged by mistake.
+   */
   private finish(pending: readonly number[], status: 'retry' | 'deferred', error?: unknown): ObjectOutcome[] {
     for (const i of pending) if (this.outcomes[i]?.status === 'in_progress') this.set(i, status, error);
-    const now = this.deps.clock();
+    const durationMs = this.deps.clock() - this.started;
     return this.outcomes.map((o) => ({
       ...o,
-      ...(o.status === 'in_progress' ? { status: status === 'deferred' ? 'deferred' : 'retry' } : {}),
-      durationMs: now - this.started,
+      ...(o.status === 'in_progress' ? { status: 'retry' } : {}),
+      durationMs,
     }));
   }
 }
@@ -342,5 +298,3 @@ class Run {
 function failureOf(e: BadObjectError): NonNullable<PartPlan['failure']> {
   return { status: e.code === 'object_missing' ? 'missing' : 'failed', error: `${e.code}: ${e.message}` };
 }
-
-export type { ObjectOutcome } from './outcome.ts';

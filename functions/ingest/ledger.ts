@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { pgText } from './chunk.ts';
-import type { VersionedRef } from './source.ts';
+import type { Encoding, VersionedRef } from './source.ts';
 
 /**
  * The ledger's SQL: one row per object version in `ingested_objects`, keyed (bucket, key, etag).
@@ -21,6 +21,8 @@ export interface LedgerState {
   resumeOffset: number;
   linesRead: number;
   header: string | null;
+  /** How the object is compressed, once known. */
+  encoding: Encoding | null;
   rowsTotal: number;
   rowsInserted: number;
   rowsDuplicate: number;
@@ -37,7 +39,7 @@ export function versionId(ref: { bucket: string; key: string; etag: string }): s
   return JSON.stringify([pgText(ref.bucket), pgText(ref.key), pgText(ref.etag)]);
 }
 
-const STATE_COLUMNS = `bucket, key, etag, status, resume_offset, lines_read, header,
+const STATE_COLUMNS = `bucket, key, etag, status, resume_offset, lines_read, header, encoding,
   rows_total, rows_inserted, rows_duplicate, rows_rejected`;
 
 type StateRow = {
@@ -48,6 +50,7 @@ type StateRow = {
   resume_offset: string;
   lines_read: number;
   header: string | null;
+  encoding: Encoding | null;
   rows_total: number;
   rows_inserted: number;
   rows_duplicate: number;
@@ -63,6 +66,7 @@ function toStates(rows: StateRow[]): Map<string, LedgerState> {
         resumeOffset: Number(r.resume_offset),
         linesRead: r.lines_read,
         header: r.header,
+        encoding: r.encoding,
         rowsTotal: r.rows_total,
         rowsInserted: r.rows_inserted,
         rowsDuplicate: r.rows_duplicate,
@@ -129,6 +133,8 @@ export interface LedgerUpdate {
   chunks: number;
   /** 1 when the object goes on in a new invocation. */
   continuations: number;
+  /** What its header said, once read: extra columns and the header's fingerprint. */
+  columns: { extras: string[]; fingerprint: string } | null;
 }
 
 /** Set the checkpoint, counts and status of several objects in one statement. */
@@ -141,12 +147,17 @@ export async function updateStates(client: pg.ClientBase, updates: readonly Ledg
             header = u.header, rows_total = u.total, rows_inserted = u.inserted,
             rows_duplicate = u.duplicate, rows_rejected = u.rejected,
             chunks = i.chunks + u.chunks, continuations = i.continuations + u.continuations,
+            encoding = coalesce(u.encoding, i.encoding),
+            header_fingerprint = coalesce(u.fingerprint, i.header_fingerprint),
+            extra_columns = CASE WHEN u.extras IS NULL THEN i.extra_columns
+                                 ELSE ARRAY(SELECT jsonb_array_elements_text(u.extras::jsonb)) END,
             updated_at = clock_timestamp(),
             ingested_at = CASE WHEN u.status IN ('ingested', 'failed') THEN clock_timestamp() ELSE i.ingested_at END
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[],
-                   $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[])
+                   $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[],
+                   $15::text[], $16::text[], $17::text[])
             AS u(bucket, key, etag, status, error, resume_offset, lines_read, header, total, inserted,
-                 duplicate, rejected, chunks, continuations)
+                 duplicate, rejected, chunks, continuations, encoding, fingerprint, extras)
       WHERE i.bucket = u.bucket AND i.key = u.key AND i.etag = u.etag`,
     [
       ...keys(col((u) => u.ref)),
@@ -161,6 +172,9 @@ export async function updateStates(client: pg.ClientBase, updates: readonly Ledg
       col((u) => u.state.rowsRejected),
       col((u) => u.chunks),
       col((u) => u.continuations),
+      col((u) => u.state.encoding),
+      col((u) => u.columns?.fingerprint ?? null),
+      col((u) => (u.columns ? JSON.stringify(u.columns.extras) : null)),
     ],
   );
 }

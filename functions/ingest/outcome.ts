@@ -1,4 +1,5 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { PartResult } from './commit.ts';
 import type { ObjectRef } from './s3-event.ts';
 
 /**
@@ -38,6 +39,14 @@ export interface ObjectOutcome {
   chunks: number;
   /** Byte offset it resumed from, when it did not start at the beginning. */
   resumedAt?: number;
+  /** How it was compressed, when it was. */
+  encoding?: 'gzip' | 'zstd';
+  /** Columns of its header the event does not have (kept per row in `user_events.extra`). */
+  extraColumns?: string[];
+  /** For a `skipped` object: what the ledger already said of it. */
+  previously?: 'ingested' | 'failed';
+  /** What was done to the source once it was ingested (see `afterIngest`). */
+  afterIngest?: 'deleted' | 'archived' | 'failed';
   /** Object created (per the notification) → last commit. */
   latencyMs?: number;
   /** Newest event_timestamp → last commit. */
@@ -60,6 +69,33 @@ export function newOutcome(ref: ObjectRef): ObjectOutcome {
     rowsRejected: 0,
     chunks: 0,
     durationMs: 0,
+  };
+}
+
+/** An outcome with one commit's result for its object added. */
+export function addCommit(
+  o: ObjectOutcome,
+  r: PartResult,
+  newestMs: number | undefined,
+  committedAt: number,
+): ObjectOutcome {
+  return {
+    ...o,
+    status: r.status === 'superseded' ? 'skipped' : r.status,
+    ...(r.error ? { error: r.error } : {}),
+    etag: r.plan.ref.etag,
+    rowsTotal: o.rowsTotal + r.total,
+    rowsInserted: o.rowsInserted + r.inserted,
+    rowsDuplicate: o.rowsDuplicate + r.duplicate,
+    rowsRejected: o.rowsRejected + r.rejected,
+    chunks: o.chunks + (r.total > 0 ? 1 : 0),
+    ...(r.plan.encoding ? { encoding: r.plan.encoding } : {}),
+    ...(r.plan.columns?.extras.length ? { extraColumns: r.plan.columns.extras } : {}),
+    newestEventMs: Math.max(
+      o.newestEventMs ?? Number.NEGATIVE_INFINITY,
+      newestMs ?? Number.NEGATIVE_INFINITY,
+    ),
+    committedAt,
   };
 }
 
@@ -89,6 +125,7 @@ export function countOutcome(metrics: Metrics, o: ObjectOutcome): void {
       // Failed objects are acknowledged and in the ledger: counted as ingested and as failed.
       count('objectsIngested');
       if (o.status === 'failed') count('objectsFailed');
+      if (o.extraColumns) count('objectsWithExtraColumns');
       break;
     case 'missing':
       count('objectsMissing');
@@ -100,6 +137,9 @@ export function countOutcome(metrics: Metrics, o: ObjectOutcome): void {
       break;
   }
   if (o.chunks > 0) count('chunksCommitted', o.chunks);
+  if (o.afterIngest === 'archived') count('objectsArchived');
+  if (o.afterIngest === 'deleted') count('objectsDeleted');
+  if (o.afterIngest === 'failed') count('afterIngestFailed');
   if (o.rowsTotal > 0 || o.status === 'ingested') {
     count('eventsInserted', o.rowsInserted);
     count('eventsDuplicate', o.rowsDuplicate);

@@ -1,15 +1,10 @@
 import { BadObjectError } from '../shared/errors.ts';
-import {
-  createValidator,
-  EVENT_COLUMNS,
-  eventValues,
-  headerOrder,
-  MAX_FUTURE_SKEW_MS,
-  type Validator,
-} from '../shared/event.ts';
-import { type Chunk, pgText, quote } from './chunk.ts';
+import { eventValues, MAX_FUTURE_SKEW_MS, type Validator } from '../shared/event.ts';
+import { createValidator } from '../shared/validator.ts';
+import { type Chunk, quote } from './chunk.ts';
 import { CsvScanner, DEFAULT_MAX_RECORD_CHARS, type RecordSink } from './csv.ts';
 import { acceptInPlace } from './fast-row.ts';
+import { type Columns, extraValues, readHeader } from './header.ts';
 
 /** Where reading stands: the byte offset after the last record read, and the next line's number. */
 export interface ReadPosition {
@@ -45,8 +40,8 @@ export class ObjectReader implements RecordSink {
   private clean = true;
   private chunk: Chunk | undefined;
   private maxTimeMs = 0;
-  /** Column order of the header, or undefined when it does not match (every row is then rejected). */
-  private order: number[] | undefined;
+  /** How the file's columns map to the event's; undefined when the header is unusable. */
+  private columns: Columns | undefined;
   /** True when the header is exactly the declared columns in the declared order. */
   private declaredOrder = false;
   /** The header record's raw text, once read. */
@@ -132,7 +127,7 @@ export class ObjectReader implements RecordSink {
     if (this.declaredOrder) {
       const ms = acceptInPlace(t, a, b, this.maxTimeMs, this.clean);
       if (!Number.isNaN(ms)) {
-        chunk.valid(t.slice(a, a + 36), t.slice(a, b), line, ms);
+        chunk.valid(t.slice(a, b), line, ms);
         return;
       }
     }
@@ -150,7 +145,8 @@ export class ObjectReader implements RecordSink {
 
   /** Any row the in-place check was not sure of: the full validator decides. */
   private general(chunk: Chunk, raw: string, fields: string[] | null, line: number): void {
-    if (!this.order) {
+    const columns = this.columns;
+    if (!columns) {
       chunk.reject(line, 'header_mismatch', raw);
       return;
     }
@@ -158,24 +154,34 @@ export class ObjectReader implements RecordSink {
       chunk.reject(line, 'malformed_csv_line', raw);
       return;
     }
-    const v = this.validate(fields, this.order);
+    const v = this.validate(fields, columns.order, columns.width);
     if (!v.ok) {
       chunk.reject(line, v.reason, raw);
+      return;
+    }
+    const extra = columns.extras.length > 0 ? extraValues(columns, fields) : undefined;
+    if (extra === null) {
+      chunk.reject(line, 'invalid_character', raw);
       return;
     }
     const values = eventValues(v.event);
     let text = quote(values[0] as string);
     for (let i = 1; i < values.length; i++) text += `,${quote(values[i] as string)}`;
-    chunk.valid(v.event.event_id, text, line, v.timeMs, text === raw ? undefined : raw);
+    chunk.valid(text, line, v.timeMs, text === raw ? undefined : raw, extra);
   }
 
   private useHeader(raw: string, fields: string[] | null): void {
     this.header = raw;
-    // A NUL cannot be part of a column name we could store (nor of one we expect).
-    this.order = fields && !raw.includes('\u0000') ? headerOrder(fields) : undefined;
-    this.declaredOrder = this.order?.every((i, n) => i === n) ?? false;
-    if (!this.order)
-      this.headerProblem = `header_mismatch: expected "${EVENT_COLUMNS.join(',')}", found "${pgText(raw.slice(0, 300))}"`;
+    const verdict = readHeader(raw, fields);
+    if (verdict.ok) {
+      this.columns = verdict.columns;
+      this.declaredOrder = verdict.columns.declared;
+    } else this.headerProblem = verdict.problem;
+  }
+
+  /** The file's columns, once its header is read and usable. */
+  get fileColumns(): Columns | undefined {
+    return this.columns;
   }
 
   private push(bytes: Uint8Array): void {

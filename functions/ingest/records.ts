@@ -1,6 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { BadMessageError, TransientError } from '../shared/errors.ts';
+import { afterIngest } from './after.ts';
 import type { IngestConfig } from './config.ts';
 import { type IngestDeps, ingestObjects } from './ingest.ts';
 import { type ObjectOutcome, withTimings } from './outcome.ts';
@@ -41,7 +42,14 @@ export async function ingestRecords(
       if (parsed.kind === 'ignore') {
         deps.logger.info('message acknowledged without work', { ...log, reason: parsed.reason });
         out.set(record.messageId, { kind: 'ignored', reason: parsed.reason });
-      } else named.push({ record, refs: parsed.objects });
+        continue;
+      }
+      const foreign = parsed.objects.find((o) => !deps.config.buckets.includes(o.bucket));
+      if (foreign)
+        throw new BadMessageError(
+          `unexpected_bucket: the notification names bucket "${foreign.bucket}"; this function ingests only ${deps.config.buckets.map((b) => `"${b}"`).join(', ')}`,
+        );
+      named.push({ record, refs: parsed.objects });
     } catch (e: unknown) {
       if (!(e instanceof BadMessageError)) throw e;
       deps.logger.error('poison message: not an S3 event', { ...log, error: e.message });
@@ -61,6 +69,8 @@ export async function ingestRecords(
         : {}),
     },
   );
+
+  await afterIngest(deps.s3, deps.config, outcomes, deps.logger);
 
   let next = 0;
   for (const { record, refs } of named) {

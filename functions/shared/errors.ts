@@ -30,6 +30,7 @@ export class BadMessageError extends PipelineError {
 export type ObjectFailureCode =
   | 'object_missing'
   | 'invalid_utf8'
+  | 'invalid_compression'
   | 'invalid_key'
   | 'header_mismatch'
   | 'reject_budget_exceeded'

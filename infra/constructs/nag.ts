@@ -52,7 +52,13 @@ export function acknowledgeFindings(p: AcknowledgedParts): void {
   acknowledge(
     p.ingest,
     eventObjectsFinding(p.stack, p.bucket),
-    'Object keys arrive in notifications at run time; the wildcard is limited to the events/ prefix of this one bucket and to s3:GetObject.',
+    'Object keys arrive in notifications at run time; the wildcard is limited to the events/ prefix of this one bucket and to s3:GetObject (and s3:DeleteObject when ingest deletes or archives what it ingested).',
+  );
+  const bucketId = p.stack.getLogicalId(p.bucket.node.defaultChild as CfnElement);
+  acknowledge(
+    p.ingest,
+    `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${topology.archive.prefix}*]`,
+    'With afterIngest=archive, ingested objects are copied under the archive/ prefix of this one bucket, keeping their keys (known at run time); the wildcard is limited to that prefix and to s3:PutObject.',
   );
   acknowledge(
     p.stack,

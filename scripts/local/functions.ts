@@ -71,10 +71,13 @@ export function localFunctions(options: LocalFunctionsOptions): LocalFunctions {
       ...ingestObservability,
       clock: Date.now,
       config: {
+        buckets: [options.generator.bucket],
         dlqUrl: options.dlqUrl,
         queueUrl: options.queueUrl,
         chunkRows: topology.ingest.chunkRows,
         maxRejectRatio: topology.ingest.maxRejectRatio,
+        afterIngest: topology.ingest.afterIngest,
+        archivePrefix: topology.archive.prefix,
       },
     }),
     close: async () => {

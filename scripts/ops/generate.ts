@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createGenerator, objectKey } from '../../functions/generator/generate.ts';
-import { publishBatch } from '../../functions/generator/publish.ts';
+import { encode, publishBatch } from '../../functions/generator/publish.ts';
 import { topology } from '../../infra/topology.ts';
 
 const HELP = `Usage: npm run generate -- [options]
@@ -18,6 +18,7 @@ const HELP = `Usage: npm run generate -- [options]
   --seed <n>            reproducible output
   --bad-rate <r>        share of deliberately bad rows (default 0)
   --duplicate-rate <r>  share of repeated event_ids, also across objects (default 0)
+  --compress <c>        gzip or zstd: write .csv.gz / .csv.zst objects (ingest decompresses them)
   --out <dir>           write files to this folder instead of the bucket
   --bucket <name>       bucket (default ${topology.names.bucket})
   --prefix <p>          key prefix (default ${topology.notification.prefix})
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'bad-rate': { type: 'string', default: '0' },
     'duplicate-rate': { type: 'string', default: '0' },
     out: { type: 'string' },
+    compress: { type: 'string' },
     bucket: { type: 'string', default: topology.names.bucket },
     prefix: { type: 'string', default: topology.notification.prefix },
     aws: { type: 'boolean', default: false },
@@ -45,6 +47,11 @@ if (values.help) {
   process.exit(0);
 }
 
+const compress = values.compress;
+if (compress !== undefined && compress !== 'gzip' && compress !== 'zstd') {
+  console.error(`--compress must be gzip or zstd, got "${compress}"`);
+  process.exit(1);
+}
 const events = Number(values.events);
 const batches = values.continuous ? Number.POSITIVE_INFINITY : Number(values.batches);
 const intervalMs = Number(values.interval) * 1000;
@@ -81,17 +88,19 @@ for (let i = 0; i < batches && !stop; i++) {
   let where: string;
   if (values.out) {
     const batch = generator.batch(events);
-    const key = objectKey(values.prefix, new Date(), String(i).padStart(6, '0'));
+    const key = objectKey(values.prefix, new Date(), String(i).padStart(6, '0'), compress);
     const file = path.join(values.out, key);
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, batch.csv);
+    const body = encode(batch.csv, compress);
+    await writeFile(file, body);
     where = file;
-    totals = add(totals, { ...batch, bytes: Buffer.byteLength(batch.csv) });
+    totals = add(totals, { ...batch, bytes: body.length });
   } else {
     const out = await publishBatch({ s3, logger: quiet, clock: Date.now }, generator, {
       bucket: values.bucket,
       prefix: values.prefix,
       events,
+      ...(compress ? { compress } : {}),
     });
     where = `s3://${out.bucket}/${out.key}`;
     totals = add(totals, out);

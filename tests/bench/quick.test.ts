@@ -45,10 +45,13 @@ it('runs the quick benchmark and fills every key of results.json with a number',
       'duplicateMixRowsPerSec',
       'badRowMixRowsPerSec',
       'generatorEventsPerSec',
+      'ingestCpuUsPerRow',
     ]);
     numbers(r.latencyMs, ['p50', 'p95', 'p99']);
     numbers(r.halfLoadLatencyMs, ['p50', 'p95', 'p99']);
-    numbers(r.largeObject, ['rows', 'seconds', 'peakRssMb']);
+    numbers(r.largeObject, ['rows', 'seconds', 'rowsPerSec', 'peakRssMb', 'continuations', 'chunks']);
+    numbers(r.largeObjectScaling, ['functionTimeoutSeconds', 'rowsPerSecRatio']);
+    numbers((r.largeObjectScaling as Record<string, unknown>).large, ['rows', 'rowsPerSec', 'continuations']);
     numbers(r.machine, ['cpus', 'memGb']);
     expect(typeof (r.machine as Record<string, unknown>).node).toBe('string');
     expect(typeof (r.machine as Record<string, unknown>).postgres).toBe('string');

@@ -46,7 +46,7 @@ beforeAll(async () => {
     db: db.pool,
     logger: recordingLogger(),
     clock: () => NOW,
-    config: testConfig({ dlqUrl }),
+    config: testConfig(BUCKET, { dlqUrl }),
   };
 });
 afterAll(async () => {
@@ -70,7 +70,7 @@ const STORED_SQL = `SELECT ${EVENT_COLUMNS.filter((c) => c !== 'event_timestamp'
   .map((c) => `${c}::text AS ${c}`)
   .join(', ')},
   to_char(event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_timestamp,
-  source_line::text AS source_line
+  source_line::text AS source_line, extra::text AS extra
   FROM user_events WHERE event_id = $1::uuid AND source_key = $2`;
 
 async function assertObject(key: string, etag: string, want: ObjectExpectation): Promise<void> {
@@ -272,7 +272,7 @@ describe('bad-input corpus: messages through the Lambda handler, all in one SQS 
       logger,
       metrics,
       clock: Date.now,
-      config: testConfig({ dlqUrl }),
+      config: testConfig(BUCKET, { dlqUrl }),
     });
     const built = [];
     // Cases that change the bucket between deliveries cannot share one batch; they run above.

@@ -9,9 +9,16 @@ import { TransientError } from '../../functions/shared/errors.ts';
 /** Ingest options as the deployed function has them, without a deadline. */
 export const OPTIONS: IngestOptions = { chunkRows: DEFAULT_CHUNK_ROWS, maxRejectRatio: 1 };
 
-/** The configuration of the handler in tests (no queues unless given). */
-export function testConfig(overrides: Partial<IngestConfig> = {}): IngestConfig {
-  return { chunkRows: DEFAULT_CHUNK_ROWS, maxRejectRatio: 1, ...overrides };
+/** The configuration of the handler in tests: the test's bucket; no queues and no budget unless given. */
+export function testConfig(bucket: string, overrides: Partial<IngestConfig> = {}): IngestConfig {
+  return {
+    buckets: [bucket],
+    afterIngest: 'keep',
+    archivePrefix: 'archive/',
+    chunkRows: DEFAULT_CHUNK_ROWS,
+    maxRejectRatio: 1,
+    ...overrides,
+  };
 }
 
 /** Ingest one object; a transient failure throws, as SQS would then redeliver. */

@@ -141,6 +141,8 @@ describe('context validation', () => {
       removal: 'retain',
       dbInstanceType: 't4g.micro',
       dbMultiAz: false,
+      afterIngest: topology.ingest.afterIngest,
+      maxRejectRatio: topology.ingest.maxRejectRatio,
     });
     const app = new App({ context: { schedule: 'false', removalPolicy: 'destroy', dbMultiAz: '1' } });
     expect(configFromContext(app.node)).toMatchObject({
@@ -149,5 +151,53 @@ describe('context validation', () => {
       dbMultiAz: true,
     });
     expect(() => configFromContext(new App({ context: { schedule: 'maybe' } }).node)).toThrow(/schedule/);
+  });
+
+  it('reads what ingest does after an object and its reject budget, and checks them', () => {
+    const app = new App({ context: { afterIngest: 'archive', maxRejectRatio: '0.2' } });
+    expect(configFromContext(app.node)).toMatchObject({ afterIngest: 'archive', maxRejectRatio: 0.2 });
+    expect(() => configFromContext(new App({ context: { afterIngest: 'move' } }).node)).toThrow(
+      /afterIngest/,
+    );
+    expect(() => configFromContext(new App({ context: { maxRejectRatio: '2' } }).node)).toThrow(
+      /maxRejectRatio/,
+    );
+  });
+});
+
+describe('after ingest (-c afterIngest=…)', { timeout: 60_000 }, () => {
+  const ingestStatements = (template: Template) => {
+    const [, policy] =
+      Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+        id.startsWith('IngestServiceRoleDefaultPolicy'),
+      ) ?? [];
+    return JSON.stringify(policy);
+  };
+
+  it('keeps objects by default: no delete or put permission', () => {
+    const synth = synthPipeline({ databaseUrl: localstackContext.databaseUrl }, FAST);
+    try {
+      expect(functionEnv(synth.template, 'ingest')).toMatchObject({
+        AFTER_INGEST: 'keep',
+        ARCHIVE_PREFIX: 'archive/',
+      });
+      const policy = ingestStatements(synth.template);
+      expect(policy).not.toContain('s3:DeleteObject');
+      expect(policy).not.toContain('s3:PutObject');
+    } finally {
+      synth.dispose();
+    }
+  });
+
+  it('archive: may put under the archive prefix and delete under the notification prefix, nothing more', () => {
+    const synth = synthPipeline({ databaseUrl: localstackContext.databaseUrl, afterIngest: 'archive' }, FAST);
+    try {
+      expect(functionEnv(synth.template, 'ingest')).toMatchObject({ AFTER_INGEST: 'archive' });
+      const policy = ingestStatements(synth.template);
+      expect(policy).toMatch(/"s3:DeleteObject".*?events\/\*/);
+      expect(policy).toMatch(/"s3:PutObject".*?archive\/\*/);
+    } finally {
+      synth.dispose();
+    }
   });
 });

@@ -200,6 +200,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
         DB_SECRET_ARN: { Ref: expect.any(String) },
         DB_HOST: { 'Fn::GetAtt': [proxy, 'Endpoint'] },
         DB_NAME: deploySettings.databaseName,
+        BUCKETS: { Ref: onlyResource(template, 'AWS::S3::Bucket').id },
         DLQ_URL: { Ref: queueIds().dlq },
         QUEUE_URL: { Ref: queueIds().main },
         INGEST_CHUNK_ROWS: String(topology.ingest.chunkRows),

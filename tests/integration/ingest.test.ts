@@ -191,7 +191,7 @@ describe('records of an SQS batch', () => {
   it('decodes URL-encoded keys (spaces, plus, non-ASCII) before GetObject', async () => {
     const ref = await put(csv([row()]), 'events/2026/11/a b+c é.csv');
     const outcome = await handleRecord(
-      { ...deps, sqs: aws.sqs, config: testConfig() },
+      { ...deps, sqs: aws.sqs, config: testConfig(BUCKET) },
       sqsRecord(s3Notification(BUCKET, encodeS3Key(ref.key), ref.etag)),
     );
     expect(outcome).toMatchObject({
@@ -202,7 +202,9 @@ describe('records of an SQS batch', () => {
 
   it('acknowledges s3:TestEvent without work', async () => {
     const body = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: BUCKET });
-    expect(await handleRecord({ ...deps, sqs: aws.sqs, config: testConfig() }, sqsRecord(body))).toEqual({
+    expect(
+      await handleRecord({ ...deps, sqs: aws.sqs, config: testConfig(BUCKET) }, sqsRecord(body)),
+    ).toEqual({
       kind: 'ignored',
       reason: 's3:TestEvent',
     });
@@ -211,9 +213,12 @@ describe('records of an SQS batch', () => {
   it('sends a non-JSON body to the DLQ with its reason, or throws when there is no DLQ URL', async () => {
     const record = sqsRecord('this is not json');
     await expect(
-      handleRecord({ ...deps, sqs: aws.sqs, config: testConfig() }, record),
+      handleRecord({ ...deps, sqs: aws.sqs, config: testConfig(BUCKET) }, record),
     ).rejects.toBeInstanceOf(BadMessageError);
-    const outcome = await handleRecord({ ...deps, sqs: aws.sqs, config: testConfig({ dlqUrl }) }, record);
+    const outcome = await handleRecord(
+      { ...deps, sqs: aws.sqs, config: testConfig(BUCKET, { dlqUrl }) },
+      record,
+    );
     expect(outcome).toMatchObject({ kind: 'dead-lettered' });
     const got = await aws.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: dlqUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),

@@ -39,7 +39,7 @@ beforeAll(async () => {
   deps = {
     s3: aws.s3,
     sqs: aws.sqs,
-    config: testConfig({ dlqUrl: res.dlqUrl }),
+    config: testConfig(res.bucket, { dlqUrl: res.dlqUrl }),
     db: db.pool,
     logger: recordingLogger(),
     clock: () => NOW,

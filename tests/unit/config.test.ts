@@ -1,6 +1,7 @@
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readGeneratorConfig } from '../../functions/generator/config.ts';
+import { objectKey } from '../../functions/generator/generate.ts';
 import { handler as generatorHandler } from '../../functions/generator/handler.ts';
 import {
   DEFAULT_CHUNK_ROWS,
@@ -16,11 +17,19 @@ import { topology } from '../../infra/topology.ts';
  * setting fails with an error naming the variable.
  */
 describe('ingest configuration', () => {
+  const B = { BUCKETS: 'events-bucket' };
   it('takes DLQ_URL and QUEUE_URL when set, and nothing when not', () => {
-    const defaults = { chunkRows: DEFAULT_CHUNK_ROWS, maxRejectRatio: DEFAULT_MAX_REJECT_RATIO };
-    expect(readIngestConfig({})).toEqual(defaults);
+    const defaults = {
+      buckets: ['events-bucket'],
+      afterIngest: 'keep',
+      archivePrefix: 'archive/',
+      chunkRows: DEFAULT_CHUNK_ROWS,
+      maxRejectRatio: DEFAULT_MAX_REJECT_RATIO,
+    };
+    expect(readIngestConfig(B)).toEqual(defaults);
     expect(
       readIngestConfig({
+        ...B,
         DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
         QUEUE_URL: 'http://127.0.0.1:4566/000000000000/queue',
       }),
@@ -35,19 +44,31 @@ describe('ingest configuration', () => {
     expect(DEFAULT_CHUNK_ROWS).toBe(topology.ingest.chunkRows);
     expect(DEFAULT_MAX_REJECT_RATIO).toBe(topology.ingest.maxRejectRatio);
     expect(
-      readIngestConfig({ INGEST_CHUNK_ROWS: '1000', MAX_REJECT_RATIO: '1', DEADLINE_RESERVE_MS: '500' }),
+      readIngestConfig({
+        ...B,
+        INGEST_CHUNK_ROWS: '1000',
+        MAX_REJECT_RATIO: '1',
+        DEADLINE_RESERVE_MS: '500',
+      }),
     ).toMatchObject({
       chunkRows: 1000,
       maxRejectRatio: 1,
       reserveMs: 500,
     });
-    expect(() => readIngestConfig({ INGEST_CHUNK_ROWS: '0' })).toThrow(/INGEST_CHUNK_ROWS/);
-    expect(() => readIngestConfig({ MAX_REJECT_RATIO: '1.5' })).toThrow(/MAX_REJECT_RATIO/);
+    expect(() => readIngestConfig({ ...B, INGEST_CHUNK_ROWS: '0' })).toThrow(/INGEST_CHUNK_ROWS/);
+    expect(() => readIngestConfig({ ...B, MAX_REJECT_RATIO: '1.5' })).toThrow(/MAX_REJECT_RATIO/);
+  });
+
+  it('requires the buckets it may ingest from, and takes a list', () => {
+    expect(() => readIngestConfig({})).toThrow(/BUCKETS is required/);
+    expect(readIngestConfig({ BUCKETS: ' a , b,' }).buckets).toEqual(['a', 'b']);
   });
 
   it('names the variable that is not a URL', () => {
-    expect(() => readIngestConfig({ DLQ_URL: 'ingest-dlq' })).toThrow(/DLQ_URL must be an http\(s\) URL/);
-    expect(() => readIngestConfig({ QUEUE_URL: 'ftp://x/y' })).toThrow(/QUEUE_URL/);
+    expect(() => readIngestConfig({ ...B, DLQ_URL: 'ingest-dlq' })).toThrow(
+      /DLQ_URL must be an http\(s\) URL/,
+    );
+    expect(() => readIngestConfig({ ...B, QUEUE_URL: 'ftp://x/y' })).toThrow(/QUEUE_URL/);
   });
 });
 
@@ -71,6 +92,17 @@ describe('generator configuration', () => {
         SEED: '7',
       }),
     ).toEqual({ bucket: 'b', prefix: 'in/', eventsPerObject: 50, badRate: 0.1, duplicateRate: 0.2, seed: 7 });
+  });
+
+  it('writes compressed objects when told, and names a wrong COMPRESS', () => {
+    expect(readGeneratorConfig({ BUCKET_NAME: 'b', COMPRESS: 'zstd' })).toMatchObject({ compress: 'zstd' });
+    expect(() => readGeneratorConfig({ BUCKET_NAME: 'b', COMPRESS: 'zip' })).toThrow(
+      /COMPRESS must be gzip or zstd/,
+    );
+    const at = new Date('2026-11-26T13:05:00.123Z');
+    expect(objectKey('events/', at, 'x', 'gzip')).toBe('events/2026/11/26/13/20261126T130500123Z-x.csv.gz');
+    expect(objectKey('events/', at, 'x', 'zstd')).toMatch(/\.csv\.zst$/);
+    expect(objectKey('events/', at, 'x')).toMatch(/-x\.csv$/);
   });
 
   it('names a variable that is not a number', () => {
@@ -102,6 +134,7 @@ describe('the deployed entry points', () => {
   it('fail with the name of a missing or wrong variable, and try again on the next invocation', async () => {
     vi.stubEnv('BUCKET_NAME', '');
     await expect(generatorHandler({} as ScheduledEvent, context)).rejects.toThrow(/BUCKET_NAME/);
+    vi.stubEnv('BUCKETS', 'events-bucket');
     vi.stubEnv('DLQ_URL', 'not a url');
     await expect(ingestHandler({ Records: [] } as SQSEvent, context)).rejects.toThrow(/DLQ_URL/);
     vi.stubEnv('DLQ_URL', 'also not a url');

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createValidator,
-  EVENT_COLUMNS,
-  headerOrder,
-  MAX_FUTURE_SKEW_MS,
-} from '../../functions/shared/event.ts';
+import { readHeader } from '../../functions/ingest/header.ts';
+import { EVENT_COLUMNS, MAX_FUTURE_SKEW_MS } from '../../functions/shared/event.ts';
+import { createValidator } from '../../functions/shared/validator.ts';
 import { fields, row } from '../helpers/factories.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
@@ -78,18 +75,56 @@ describe('event schema', () => {
     expect(validate([...fields(row()), 'extra'])).toEqual({ ok: false, reason: 'wrong_column_count' });
   });
 
-  it('maps reordered headers by name and refuses other headers', () => {
+  it('maps reordered headers by name and refuses headers missing a column or naming one twice', () => {
+    const header = (names: string[]) => readHeader(names.join(','), names);
     const reversed = [...EVENT_COLUMNS].reverse();
-    const order = headerOrder(reversed.map((c) => ` ${c.toUpperCase()} `));
-    expect(order).toBeDefined();
+    const verdict = header(reversed.map((c) => ` ${c.toUpperCase()} `));
+    if (!verdict.ok) throw new Error(verdict.problem);
+    expect(verdict.columns.declared).toBe(false);
     const r = row();
     const v = validate(
       reversed.map((c) => r[c] ?? ''),
-      order,
+      verdict.columns.order,
     );
     expect(v.ok).toBe(true);
-    expect(headerOrder(EVENT_COLUMNS.slice(0, 10))).toBeUndefined();
-    expect(headerOrder([...EVENT_COLUMNS.slice(0, 10), 'event_id'])).toBeUndefined();
-    expect(headerOrder([...EVENT_COLUMNS, 'extra'])).toBeUndefined();
+    expect(header([...EVENT_COLUMNS])).toMatchObject({ ok: true, columns: { declared: true, extras: [] } });
+    expect(header(EVENT_COLUMNS.slice(0, 10))).toMatchObject({
+      ok: false,
+      problem: /missing column event_timestamp/,
+    });
+    expect(header([...EVENT_COLUMNS.slice(0, 10), 'event_id'])).toMatchObject({
+      ok: false,
+      problem: /missing column event_timestamp/,
+    });
+    expect(header([...EVENT_COLUMNS, 'Event_ID'])).toMatchObject({
+      ok: false,
+      problem: /named twice: Event_ID/,
+    });
+  });
+
+  it('keeps columns the event does not have as extras, wherever they are', () => {
+    const names = ['coupon', ...EVENT_COLUMNS.slice(0, 5), ' Referrer ', ...EVENT_COLUMNS.slice(5)];
+    const verdict = readHeader(names.join(','), names);
+    if (!verdict.ok) throw new Error(verdict.problem);
+    expect(verdict.columns).toMatchObject({
+      width: 13,
+      declared: false,
+      extras: [
+        { index: 0, name: 'coupon' },
+        { index: 6, name: 'Referrer' },
+      ],
+    });
+    const r = row();
+    const inFile = [
+      'SPRING',
+      ...EVENT_COLUMNS.slice(0, 5).map((c) => r[c] ?? ''),
+      'ads',
+      ...EVENT_COLUMNS.slice(5).map((c) => r[c] ?? ''),
+    ];
+    expect(validate(inFile, verdict.columns.order, verdict.columns.width).ok).toBe(true);
+    expect(validate(inFile.slice(1), verdict.columns.order, verdict.columns.width)).toEqual({
+      ok: false,
+      reason: 'wrong_column_count',
+    });
   });
 });

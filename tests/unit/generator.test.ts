@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CSV_HEADER, createGenerator, objectKey } from '../../functions/generator/generate.ts';
-import { createValidator, EVENT_TYPES } from '../../functions/shared/event.ts';
+import { EVENT_TYPES } from '../../functions/shared/event.ts';
+import { createValidator } from '../../functions/shared/validator.ts';
 import { readRecords } from '../helpers/csv.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../functions/generator/generate.ts';
 import { Chunk } from '../../functions/ingest/chunk.ts';
+import { firstOccurrences } from '../../functions/ingest/plan.ts';
 import { ObjectReader, type ReadStart } from '../../functions/ingest/reader.ts';
 import { doc, ev, HEADER } from '../fixtures/cases.ts';
 
@@ -20,9 +21,9 @@ interface Row {
 
 /** Everything a chunk received, flattened to comparable rows. */
 function rowsOf(chunk: Chunk): Row[] {
-  const valid = chunk.ids.map((_, i) => ({
+  const valid = Array.from({ length: chunk.rowCount }, (_, i) => ({
     kind: 'valid' as const,
-    line: chunk.lines[i] as number,
+    line: chunk.lineOf(i),
     text: chunk.rawOf(i),
   }));
   const rejects = chunk.rejects.map((r) => {
@@ -110,7 +111,7 @@ describe('ObjectReader', () => {
   });
 });
 
-describe('Chunk.firstOccurrences', () => {
+describe('firstOccurrences', () => {
   it('gives the first row of each event_id, in event_id order, skipping excluded parts', () => {
     const rand = prng(3);
     const hex = () => Math.floor(rand() * 16).toString(16);
@@ -120,16 +121,16 @@ describe('Chunk.firstOccurrences', () => {
     const chunk = new Chunk();
     for (let p = 0; p < 4; p++) {
       chunk.begin(p, 'b', `k${p}`, 'e');
-      for (let i = 0; i < 600; i++)
-        chunk.valid(pool[Math.floor(rand() * pool.length)] as string, 'x', i + 2, 0);
+      for (let i = 0; i < 600; i++) chunk.valid(`${pool[Math.floor(rand() * pool.length)]},view,u`, i + 2, 0);
     }
     for (const exclude of [new Set<number>(), new Set([1]), new Set([0, 3])]) {
       const naive = new Map<string, number>();
-      chunk.ids.forEach((v, i) => {
-        if (!exclude.has(chunk.partOf[i] as number) && !naive.has(v)) naive.set(v, i);
-      });
+      for (let i = 0; i < chunk.rowCount; i++) {
+        const v = chunk.idOf(i);
+        if (!exclude.has(chunk.partOf(i)) && !naive.has(v)) naive.set(v, i);
+      }
       const want = [...naive.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, i]) => i);
-      expect([...chunk.firstOccurrences(exclude)]).toEqual(want);
+      expect([...firstOccurrences(chunk, exclude)]).toEqual(want);
     }
   });
 });

@@ -4,11 +4,11 @@ import { quote } from '../../functions/ingest/chunk.ts';
 import { acceptInPlace } from '../../functions/ingest/fast-row.ts';
 import {
   createSchemaValidator,
-  createValidator,
   EVENT_COLUMNS,
   eventValues,
   MAX_FUTURE_SKEW_MS,
 } from '../../functions/shared/event.ts';
+import { createValidator } from '../../functions/shared/validator.ts';
 
 /**
  * Differential test: the hand-written validator on the ingest hot path must give exactly the verdict,

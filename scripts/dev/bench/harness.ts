@@ -17,6 +17,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { build } from 'esbuild';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { EVENT_COLUMNS } from '../../../functions/shared/event.ts';
@@ -216,12 +217,42 @@ export interface IngestWorker {
 }
 
 const WORKER = path.join(ROOT, 'scripts', 'dev', 'worker.ts');
+const BUNDLED_WORKER = path.join(ROOT, '.data', 'bench', 'worker.mjs');
+let bundled: Promise<string> | undefined;
+
+/**
+ * The worker as the deployed function runs: one ESM file bundled by esbuild with the settings of
+ * the CDK functions (minified, names kept, node24), not TypeScript compiled on the fly. Built once
+ * per run.
+ */
+function bundledWorker(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [WORKER],
+    outfile: BUNDLED_WORKER,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    minify: true,
+    keepNames: true,
+    sourcemap: true,
+    external: ['pg-native'],
+    logLevel: 'warning',
+  }).then(() => BUNDLED_WORKER);
+  return bundled;
+}
 
 /** Start the ingest function in a child process, polling the lane's queue; resolves when it polls. */
 export async function startWorker(options: WorkerOptions): Promise<IngestWorker> {
   const { resources } = options.lane;
-  const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', WORKER], {
+  const profile = options.profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, '--enable-source-maps']
+    : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, await bundledWorker()], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
@@ -231,6 +262,7 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       DATABASE_URL: options.databaseUrl,
+      BUCKETS: resources.bucket,
       DLQ_URL: resources.dlqUrl,
       POWERTOOLS_SERVICE_NAME: `${topology.observability.serviceName}-ingest`,
       POWERTOOLS_METRICS_NAMESPACE: topology.observability.metricsNamespace,
@@ -343,10 +375,11 @@ export async function ledger(pool: pg.Pool, bucket: string, prefix: string): Pro
   return s;
 }
 
-/** Number of ledger rows under `prefix` (cheap, for polling). */
+/** Number of finished objects (ingested or failed) under `prefix` in the ledger (cheap, for polling). */
 export async function ledgerCount(pool: pg.Pool, bucket: string, prefix: string): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ingested_objects WHERE bucket = $1 AND key LIKE $2 || '%'`,
+    `SELECT count(*)::int AS n FROM ingested_objects
+      WHERE bucket = $1 AND key LIKE $2 || '%' AND status IN ('ingested', 'failed')`,
     [bucket, prefix],
   );
   return rows[0]?.n ?? 0;

@@ -30,7 +30,7 @@ import {
   templateDatabase,
   until,
 } from './harness.ts';
-import { type BenchResults, type FullSizeLarge, renderMarkdown, renderSvg, renderTable } from './report.ts';
+import { type BenchResults, renderMarkdown, renderSvg, renderTable } from './report.ts';
 
 const HELP = `Usage: npm run bench -- [options]
   --quick                 small sizes (≤ 30 s), for CI; writes to .data/bench-quick/ unless told otherwise
@@ -40,11 +40,11 @@ const HELP = `Usage: npm run bench -- [options]
   --half-seconds <s>      duration of each half-load run (default 5; quick 1)
   --large-rows <n>        rows of the large object (default 500000; quick 20000)
   --large-reps <n>        repetitions of the large object (default = --reps)
+  --scaling-rows <n>      rows of the object compared with the large one, read through continuations
+                          under the topology's function timeout (default 5000000; quick 100000)
   --results <file>        where to write the JSON (default bench/results.json)
   --docs <dir>            where to write performance.md and performance.svg (default docs/)
   --render <results.json> only re-render performance.md and the chart from a results file
-  --large-only            run only the large-object scenario; with --results, write its figures there
-                          (bench/large-object.json is shown in the report as the full-size run)
   --profile <dir>         write a CPU profile of every ingest worker there (node --cpu-prof)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
@@ -58,10 +58,10 @@ const { values: args } = parseArgs({
     'half-seconds': { type: 'string' },
     'large-rows': { type: 'string' },
     'large-reps': { type: 'string' },
+    'scaling-rows': { type: 'string' },
     results: { type: 'string' },
     docs: { type: 'string' },
     profile: { type: 'string' },
-    'large-only': { type: 'boolean', default: false },
     render: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -80,6 +80,7 @@ const config = {
   halfSeconds: num(args['half-seconds'], quick ? 1 : 5),
   largeRows: num(args['large-rows'], quick ? 20_000 : 500_000),
   largeReps: num(args['large-reps'], num(args.reps, quick ? 1 : 3)),
+  scalingRows: num(args['scaling-rows'], quick ? 100_000 : 5_000_000),
   generatorSeconds: quick ? 0.3 : 1,
   batchSize: topology.ingest.batchSize,
   concurrency: topology.ingest.maxConcurrency,
@@ -125,16 +126,6 @@ const medianPcts = (runs: { p50: number; p95: number; p99: number }[]) => ({
   p99: median(runs.map((r) => r.p99)),
 });
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** Figures of a separate full-size large-object run (`--large-only`), shown in the report when present. */
-const FULL_SIZE_LARGE = path.join(ROOT, 'bench', 'large-object.json');
-async function fullSizeLarge(): Promise<FullSizeLarge | undefined> {
-  try {
-    return JSON.parse(await readFile(FULL_SIZE_LARGE, 'utf8')) as FullSizeLarge;
-  } catch {
-    return undefined; // not measured yet
-  }
-}
 
 /** A set of CSV objects, generated before any timing starts. */
 interface Files {
@@ -319,21 +310,21 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
     `  large object: ${fmt(rows)} rows, ${(created.size / 2 ** 20).toFixed(0)} MiB generated and uploaded in ${((performance.now() - uploadStarted) / 1000).toFixed(1)} s`,
   );
 
-  const runs: { seconds: number; peakRssMb: number }[] = [];
+  const runs: LargeRun[] = [];
   try {
     for (let r = 0; r < reps; r++) {
       // A queue of its own per repetition: a long poll cut short when the previous worker stopped
       // can leave the endpoint holding a receive that would swallow the next message.
       const repLane = await ep.lane(bucket);
       const db = await freshDatabase(adminUrl, template);
+      // The function timeout of the topology: a large object goes on in new invocations.
       const worker = await startWorker({
         databaseUrl: db.url,
         endpointUrl: ep.url,
         lane: repLane,
         batchingWindowMs: 0,
       });
-      let seconds = Number.NaN;
-      let peakRssMb = Number.NaN;
+      const run: LargeRun = { seconds: Number.NaN, peakRssMb: Number.NaN, continuations: 0, chunks: 0 };
       try {
         const started = Date.now();
         repLane.bridge.notify(created);
@@ -346,25 +337,43 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
         const s = await ledger(db.pool, bucket, key);
         if (s.rowsTotal !== rows || s.failed)
           throw new Error(`large object: ledger has ${s.rowsTotal} rows, failed ${s.failed}`);
-        seconds = (s.lastIngestedMs - started) / 1000;
+        run.seconds = (s.lastIngestedMs - started) / 1000;
+        const { rows: l } = await db.pool.query<{ continuations: number; chunks: number }>(
+          'SELECT continuations, chunks FROM ingested_objects WHERE bucket = $1 AND key = $2',
+          [bucket, key],
+        );
+        run.continuations = l[0]?.continuations ?? 0;
+        run.chunks = l[0]?.chunks ?? 0;
       } finally {
-        peakRssMb = (await worker.stop()).peakRssMb;
-        runs.push({ seconds, peakRssMb });
+        run.peakRssMb = (await worker.stop()).peakRssMb;
+        runs.push(run);
         await db.drop();
       }
       progress(
-        `  large object rep ${r + 1}/${reps}: ${seconds.toFixed(1)} s (${fmt(rows / seconds)} rows/s), peak RSS ${peakRssMb.toFixed(0)} MB`,
+        `  large object rep ${r + 1}/${reps}: ${run.seconds.toFixed(1)} s (${fmt(rows / run.seconds)} rows/s), ${run.chunks} chunks, ${run.continuations} continuations, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
       );
     }
   } finally {
     await ep.empty(lane);
   }
+  const seconds = median(runs.map((r) => r.seconds));
   return {
     rows,
-    seconds: median(runs.map((r) => r.seconds)),
+    seconds,
+    rowsPerSec: rows / seconds,
     peakRssMb: median(runs.map((r) => r.peakRssMb)),
+    continuations: median(runs.map((r) => r.continuations)),
+    chunks: median(runs.map((r) => r.chunks)),
     sizeMb: created.size / 2 ** 20,
   };
+}
+
+/** One repetition of a large object. */
+interface LargeRun {
+  seconds: number;
+  peakRssMb: number;
+  continuations: number;
+  chunks: number;
 }
 
 /** CSV events generated per second by the generator's domain function (no I/O). */
@@ -404,23 +413,6 @@ async function main(): Promise<void> {
 }
 
 async function scenarios(reps: number, postgres: string, loadBefore: number): Promise<void> {
-  if (args['large-only']) {
-    const ep = await benchEndpoint();
-    try {
-      const large = await largeObject(ep, config.largeRows, config.largeReps);
-      const out: FullSizeLarge = {
-        ...large,
-        reps: config.largeReps,
-        loadAverage: os.loadavg()[0] ?? 0,
-        at: new Date().toISOString(),
-      };
-      process.stdout.write(`${JSON.stringify(out)}\n`);
-      if (args.results) await writeFile(path.resolve(args.results), `${JSON.stringify(out, null, 2)}\n`);
-    } finally {
-      await ep.stop();
-    }
-    return;
-  }
   progress(`generator: ${reps} × ${config.generatorSeconds} s`);
   const generatorRuns = Array.from({ length: reps }, () => generatorRate(config.generatorSeconds));
   progress(`  generator: ${generatorRuns.map(fmt).join(', ')} events/s`);
@@ -504,6 +496,19 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
 
     progress(`large object: ${fmt(config.largeRows)} rows × ${config.largeReps}`);
     const large = await largeObject(ep, config.largeRows, config.largeReps);
+    progress(
+      `large object scaling: ${fmt(config.scalingRows)} rows × 1, function timeout ${topology.ingest.timeoutSeconds} s`,
+    );
+    const scaled = await largeObject(ep, config.scalingRows, 1);
+    const scale = (o: typeof large) => ({
+      rows: o.rows,
+      seconds: o.seconds,
+      rowsPerSec: o.rowsPerSec,
+      peakRssMb: o.peakRssMb,
+      continuations: o.continuations,
+      chunks: o.chunks,
+      sizeMb: o.sizeMb,
+    });
 
     const copyRowsPerSec = median(copyRuns);
     const endToEndRowsPerSec = median(e2eRuns.map((r) => r.rowsPerSec));
@@ -526,11 +531,14 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
       firstIngestSeconds: median(e2eRuns.map((r) => r.seconds)),
       duplicateMixRowsPerSec: median(mixRuns.duplicate.map((r) => r.rowsPerSec)),
       badRowMixRowsPerSec: median(mixRuns.bad.map((r) => r.rowsPerSec)),
-      largeObject: {
-        rows: large.rows,
-        seconds: large.seconds,
-        peakRssMb: large.peakRssMb,
-        sizeMb: large.sizeMb,
+      ingestCpuUsPerRow: median(e2eRuns.map((r) => r.cpuUsPerRow.ingestProcess)),
+      largeObject: scale(large),
+      largeObjectScaling: {
+        functionTimeoutSeconds: topology.ingest.timeoutSeconds,
+        chunkRows: topology.ingest.chunkRows,
+        small: scale(large),
+        large: scale(scaled),
+        rowsPerSecRatio: scaled.rowsPerSec / large.rowsPerSec,
       },
       generatorEventsPerSec: median(generatorRuns),
       machine: {
@@ -558,7 +566,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     await mkdir(docsDir, { recursive: true });
     await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await fullSizeLarge()));
+    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results));
     process.stdout.write(`${renderTable(results)}\n`);
     progress(
       `wrote ${path.relative(ROOT, resultsPath)}, ${path.relative(ROOT, path.join(docsDir, 'performance.md'))} and performance.svg`,
@@ -573,7 +581,7 @@ if (args.render) {
   const results = JSON.parse(await readFile(path.resolve(args.render), 'utf8')) as BenchResults;
   await mkdir(docsDir, { recursive: true });
   await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await fullSizeLarge()));
+  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results));
   process.stdout.write(`${renderTable(results)}\n`);
 } else {
   await main();

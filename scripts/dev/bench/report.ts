@@ -27,7 +27,18 @@ export interface BenchResults {
   firstIngestSeconds: number;
   duplicateMixRowsPerSec: number;
   badRowMixRowsPerSec: number;
-  largeObject: { rows: number; seconds: number; peakRssMb: number; sizeMb: number };
+  /** CPU of the ingest process per row at max rate (µs); the same as cpuUsPerRowAtMaxRate.ingestProcess. */
+  ingestCpuUsPerRow: number;
+  largeObject: LargeObject;
+  /** The large object against one 10 × its size, read through continuations under the function timeout. */
+  largeObjectScaling: {
+    functionTimeoutSeconds: number;
+    chunkRows: number;
+    small: LargeObject;
+    large: LargeObject;
+    /** rows/s of the larger object ÷ rows/s of the smaller one. */
+    rowsPerSecRatio: number;
+  };
   generatorEventsPerSec: number;
   machine: {
     cpus: number;
@@ -41,6 +52,19 @@ export interface BenchResults {
   runs: Record<string, number[]>;
   totalSeconds: number;
   at: string;
+}
+
+/** One object much larger than a chunk, ingested through the real path. */
+export interface LargeObject {
+  rows: number;
+  seconds: number;
+  rowsPerSec: number;
+  peakRssMb: number;
+  /** Times ingest stopped before the function's deadline and went on in a new invocation. */
+  continuations: number;
+  /** Transactions that committed its rows. */
+  chunks: number;
+  sizeMb: number;
 }
 
 /** True for a real figure (JSON turns a NaN median, e.g. of a scenario left out, into null). */
@@ -57,6 +81,12 @@ export function targets(r: BenchResults): { name: string; target: string; measur
       target: '≥ 0.6 × COPY',
       measured: `${r.ratioToCopy.toFixed(2)} × (${int(r.endToEndRowsPerSec)} vs ${int(r.copyRowsPerSec)} rows/s)`,
       met: r.ratioToCopy >= 0.6,
+    },
+    {
+      name: 'CPU of the ingest process per row',
+      target: '≤ 4 µs',
+      measured: `${r.ingestCpuUsPerRow.toFixed(1)} µs`,
+      met: r.ingestCpuUsPerRow <= 4,
     },
     {
       name: 'half-load latency p50',
@@ -83,6 +113,18 @@ export function targets(r: BenchResults): { name: string; target: string; measur
       met: r.largeObject.peakRssMb <= 200,
     },
     {
+      name: 'time linear in size',
+      target: `${int(r.largeObjectScaling.large.rows)} rows at ≥ 0.9 × the rows/s of ${int(r.largeObjectScaling.small.rows)}`,
+      measured: `${r.largeObjectScaling.rowsPerSecRatio.toFixed(2)} × (${int(r.largeObjectScaling.large.rowsPerSec)} vs ${int(r.largeObjectScaling.small.rowsPerSec)} rows/s)`,
+      met: r.largeObjectScaling.rowsPerSecRatio >= 0.9,
+    },
+    {
+      name: 'larger object through continuations, peak RSS',
+      target: '≥ 1 continuation, ≤ 200 MB',
+      measured: `${int(r.largeObjectScaling.large.continuations)} continuations, ${int(r.largeObjectScaling.large.peakRssMb)} MB`,
+      met: r.largeObjectScaling.large.continuations >= 1 && r.largeObjectScaling.large.peakRssMb <= 200,
+    },
+    {
       name: 'generator',
       target: '≥ 200,000 events/s',
       measured: `${int(r.generatorEventsPerSec)} events/s`,
@@ -106,7 +148,7 @@ function rows(r: BenchResults): [string, string][] {
     ...(r.cpuUsPerRowAtMaxRate
       ? [
           [
-            'CPU per row at max rate: ingest process / S3+SQS endpoint and driver / all cores × wall',
+            'CPU per row at max rate (µs): ingest process / S3+SQS endpoint and driver / all cores × wall',
             `${r.cpuUsPerRowAtMaxRate.ingestProcess.toFixed(1)} / ${r.cpuUsPerRowAtMaxRate.endpointAndDriver.toFixed(1)} / ${r.cpuUsPerRowAtMaxRate.available.toFixed(1)} µs`,
           ] as [string, string],
         ]
@@ -128,10 +170,10 @@ function rows(r: BenchResults): [string, string][] {
     ],
     ['30 % duplicate event_ids', `${int(r.duplicateMixRowsPerSec)} rows/s`],
     ['5 % bad rows', `${int(r.badRowMixRowsPerSec)} rows/s`],
-    [
-      `large object (${int(r.largeObject.rows)} rows, ${int(r.largeObject.sizeMb)} MiB)`,
-      `${r.largeObject.seconds.toFixed(1)} s · ${int(r.largeObject.rows / r.largeObject.seconds)} rows/s · peak RSS ${int(r.largeObject.peakRssMb)} MB`,
-    ],
+    ...[r.largeObjectScaling.small, r.largeObjectScaling.large].map((o): [string, string] => [
+      `large object (${int(o.rows)} rows, ${int(o.sizeMb)} MiB; ${r.largeObjectScaling.functionTimeoutSeconds} s function timeout)`,
+      `${o.seconds.toFixed(1)} s · ${int(o.rowsPerSec)} rows/s · ${int(o.chunks)} chunks · ${int(o.continuations)} continuations · peak RSS ${int(o.peakRssMb)} MB`,
+    ]),
     ['generator', `${int(r.generatorEventsPerSec)} events/s`],
   ];
 }
@@ -184,7 +226,11 @@ export function renderSvg(r: BenchResults): string {
     ['end-to-end', r.endToEndRowsPerSec, '#2b6cb0'],
     ['30 % duplicates', r.duplicateMixRowsPerSec, '#4a90d9'],
     ['5 % bad rows', r.badRowMixRowsPerSec, '#7fb3e6'],
-    ['large object', r.largeObject.rows / r.largeObject.seconds, '#a9cdf0'],
+    [
+      `${int(r.largeObjectScaling.large.rows / 1e6)}M-row object`,
+      r.largeObjectScaling.large.rowsPerSec,
+      '#a9cdf0',
+    ],
   ];
   const x0 = 140;
   const pw = 280;
@@ -253,31 +299,17 @@ export function renderSvg(r: BenchResults): string {
   return `${out.join('\n')}\n`;
 }
 
-/** A separate run of the large-object scenario at full size (`npm run bench -- --large-only …`). */
-export interface FullSizeLarge {
-  rows: number;
-  seconds: number;
-  peakRssMb: number;
-  sizeMb: number;
-  reps: number;
-  loadAverage: number;
-  at: string;
-}
-
 const na = (n: number, text: string) => (measured(n) ? text : 'not measured');
 
 /** `docs/performance.md`, generated from the results; the explanations are in {@link narrative}. */
-export function renderMarkdown(r: BenchResults, full?: FullSizeLarge): string {
+export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
   return `# Performance
 
 Generated by \`npm run bench\` on ${r.at.slice(0, 16).replace('T', ' ')} UTC in ${r.totalSeconds.toFixed(0)} s
-(${r.config.quick ? 'quick run' : 'default sizes'}; every figure is the median of ${r.config.reps} repetitions).
-Raw figures: [\`bench/results.json\`](../bench/results.json). Re-run with \`npm run bench\`; \`--help\` lists the sizes.${
-    r.totalSeconds > 180 && !r.config.quick
-      ? ` (The default run is meant to take about three minutes on 2 cores; this one took ${r.totalSeconds.toFixed(0)} s, the machine's load rising during it.)`
-      : ''
-  }
+(${r.config.quick ? 'quick run' : 'default sizes'}; every figure is the median of ${r.config.reps} repetitions, the
+${int(r.largeObjectScaling.large.rows)}-row object one run). Raw figures: [\`bench/results.json\`](../bench/results.json).
+Re-run with \`npm run bench\`; \`--help\` lists the sizes.
 
 **Machine:** ${m.cpus} × ${m.cpuModel}, ${m.memGb.toFixed(0)} GB RAM, Node ${m.node}, PostgreSQL ${m.postgres}
 (default settings, 127.0.0.1). Load average ${m.loadAverageAtStart.toFixed(2)} when the run started: the machine is
@@ -286,44 +318,33 @@ shared with other work, so absolute figures move from run to run; ratios within 
 ![throughput and latency](performance.svg)
 
 ${markdownTable(r)}
-${
-  full
-    ? `
-**Large object at full size** (measured separately: \`npm run bench -- --large-only --large-rows ${full.rows} --large-reps ${full.reps} --results bench/large-object.json\`,
-${full.at.slice(0, 16).replace('T', ' ')} UTC, load average ${full.loadAverage.toFixed(1)}): ${int(full.rows)} rows (${int(full.sizeMb)} MiB) in
-${full.seconds.toFixed(1)} s (${int(full.rows / full.seconds)} rows/s), peak RSS of the ingest process **${int(full.peakRssMb)} MB**.
-The default run uses ${int(r.largeObject.rows)} rows so that it stays within about three minutes. At that size one
-transaction sorts and merges millions of rows (the merge spills to disk with default \`work_mem\`), and the run outlived
-the queue's visibility timeout (361 s): a second poll loop received the message again and waited on the ledger row's
-lock (seen in \`pg_stat_activity\`) while the first committed; the ledger kept exactly one row for the object.
-`
-    : ''
-}
+
 ## Targets
 
 ${markdownTargets(r)}
 
-${narrative(r, full)}`;
+${narrative(r)}`;
 }
 
-/** The parts of the report that explain the numbers (how it was measured, limits, scaling). */
-export function narrative(r: BenchResults, full?: FullSizeLarge): string {
-  const peak = full?.peakRssMb ?? r.largeObject.peakRssMb;
+/** The parts of the report that explain the numbers (how it was measured, the path, limits). */
+export function narrative(r: BenchResults): string {
+  const s = r.largeObjectScaling;
   return `## How it is measured
 
 - **Files:** ${r.config.objects} CSV objects of ${int(Number(r.config.rowsPerObject))} rows (the generator's default
   object size), generated before any timing.
 - **COPY baseline (the limit):** the same files, \`COPY … FROM STDIN (FORMAT csv, HEADER)\` into an empty table
-  identical to \`user_events\` (\`LIKE … INCLUDING ALL\`: same primary key, checks and three secondary indexes),
-  one connection per core, each copying its share of the files one after another, in autocommit. No validation, no
+  identical to \`user_events\` (\`LIKE … INCLUDING ALL\`: same primary key, checks and secondary indexes), one
+  connection per core, each copying its share of the files one after another, in autocommit. No validation, no
   idempotency, no S3, no queue.
 - **End-to-end:** a fresh database (copied from a migrated template), bucket and queue per repetition. The ingest
-  function runs in its own process — the real \`functions/ingest/handler.ts\` behind the Lambda-style poller of the
+  function runs in its own process — the real handler (\`createIngestHandler\`) behind the Lambda-style poller of the
   local runtime, batch size ${r.config.batchSize}, concurrency ${r.config.concurrency}, **batching window
   ${r.config.batchingWindowMs} ms** — after one warm-up object (the figures are a warm function's). The files are PUT
   (4 in flight) to the embedded S3 endpoint in the benchmark's process, which raises S3-format notifications into SQS.
   Throughput = rows / (first PUT → last commit); latency = the ledger's \`ingested_at − object_created_at\`
-  (object created = the notification's eventTime), per object.
+  (object created = the notification's eventTime), per object. **CPU per row** = the ingest process's user + system
+  CPU over the run ÷ rows (the poller, SQS calls, S3 reads, parsing, validation, the PostgreSQL driver: all of it).
 - **Half load:** the same objects PUT at a steady ${r.halfLoadObjectsPerSec.toFixed(1)} objects/s (half the measured
   max rate) for ${r.config.halfSeconds} s. Also run with the topology's own 1 s batching window: ${na(
     r.halfLoadDefaultWindowLatencyMs.p50,
@@ -333,93 +354,38 @@ export function narrative(r: BenchResults, full?: FullSizeLarge): string {
   (each batch of notifications costs one indexed ledger read). Nothing in the ledger or the tables changes (checked).
 - **Mixes:** the same sizes with 30 % duplicate event_ids (the generator repeats earlier rows, also across files),
   and with 5 % bad rows (eight kinds of broken rows, each stored in \`rejected_events\` with its reason).
-- **Large object:** one CSV uploaded with a multipart upload (the endpoint takes ≤ 11 MiB per request), then its
-  notification is sent once per repetition to a fresh database; time from the notification to the commit, and the
-  ingest process's peak RSS (\`VmHWM\`, read by the process itself after the object).
+- **Large objects:** one CSV of ${int(s.small.rows)} rows and one of ${int(s.large.rows)}, each uploaded with a
+  multipart upload, then notified once to a fresh database and ingest process whose Lambda-like context has the
+  topology's function timeout (${s.functionTimeoutSeconds} s). Time from the notification to the ledger's
+  \`ingested\`; peak RSS (\`VmHWM\`) of the ingest process; continuations and chunks from the ledger row.
 - **Generator:** \`createGenerator().batch(1000)\` in a loop (the generator function's domain code, no S3), with
   1 % bad and 1 % duplicate rows.
 
-## What was changed to get here, and what limits it now
+## The one ingest path
 
-Profiled before changing anything (\`npm run bench -- --profile DIR\` writes a \`--cpu-prof\` profile of every
-ingest process; \`EXPLAIN (ANALYZE, BUFFERS)\` of the merge). Development measurements below were taken on the same,
-shared machine, mostly under a load average of 4–19, so they are indicative; the table above is the reference.
+Every object, small or large, takes one path (\`functions/ingest/\`):
 
-1. **Validation in Node.** zod cost 6–13 µs per row in a micro-benchmark, several times the CSV reader's ≈ 1 µs.
-   It is now a hand-written validator applying the same rules in the same order (≈ 3 µs per row in the same
-   micro-benchmark, with a regex-free reader for the usual \`toISOString\` timestamps and UUIDs). \`eventRowSchema\`
-   (zod) remains the single declaration; \`tests/unit/validator.test.ts\` checks both give the same verdict, reason
-   and normalized event on 30,000 generated good and broken rows, in any column order.
-2. **One transaction per SQS batch** instead of one per object (\`functions/ingest/batch.ts\`): one ledger read for
-   the batch, one claim statement, one COPY per object into one stage, one merge, one ledger update, one commit.
-   Per object, the fixed part had measured (1 connection, 1,000-row objects): commit 10 ms (WAL flush), rejects
-   merge 2.7 ms, ledger update 1.4 ms, claim 1.2 ms, pre-check 0.8 ms, next to a 43 ms merge and a 26 ms COPY.
-   Atomicity per object is kept (all of them commit together), the merge still inserts in event_id order (no
-   deadlocks between concurrent batches), and on any failure the batch is rolled back and its objects are
-   ingested one by one, so only the records concerned are retried (\`tests/integration/batch.test.ts\` checks the
-   result is identical to the one-object path). A/B on one connection, 100 objects of 1,000 rows, three pairs at
-   load average ≈ 4: 30–33 ms per object batched vs 33–38 ms one by one — a gain of about a tenth, smaller than the
-   fixed costs above suggested, because the merge itself dominates.
-3. **What the stage + merge costs** (the path before point 4; large objects still take it). In a CPU profile of an
-   end-to-end run (before the batching change) the ingest
-   process was idle about half of the time: it waits for PostgreSQL. The merge is the largest cost: \`INSERT … SELECT … ON CONFLICT DO NOTHING\` of 1,000 staged
-   rows takes 21–31 ms (≈ 16 shared-buffer touches per row: heap, primary key and three secondary indexes), a plain
-   INSERT of the same rows 20–26 ms; sorting by event_id is a 196 kB quicksort. So the end-to-end path does the
-   work of the COPY baseline (the same table, the same indexes) **plus** a COPY into the stage, the ON CONFLICT
-   probe, the rejects and ledger statements — and S3, SQS and the ingest process share the same two cores with
-   PostgreSQL, which the baseline does not: the ingest process's own CPU is 8–12 ms per 1,000-row object (decode,
-   split, validate, serialize, COPY protocol), and the endpoint serves a PUT, a GET and three SQS calls per object.
-   Pool size does not help: 2 and 4 connections gave the same throughput (36.6k vs 36.8k rows/s in one A/B),
-   1 connection half of it: one connection per core is the ceiling.
-4. **Direct COPY for small batches** (the batch's objects ≤ 64 MiB together, i.e. every normal batch): rows are
-   read into memory, the first occurrence of each event_id is kept (object then line order, as the merge does), the
-   ones already in \`user_events\` are dropped with one \`= ANY($1::uuid[])\` probe, and the rest is COPYed straight
-   into \`user_events\` (and rejects into \`rejected_events\`) in event_id order — COPY's batched inserts instead of a
-   stage and a per-row \`INSERT … ON CONFLICT\`. If a concurrent batch inserts one of those ids after the probe, the
-   COPY fails on the primary key and the batch falls back to one object at a time through the stage and merge
-   (tested with a concurrent uncommitted insert). Larger batches (the large object) still stream through the stage.
+1. **Bytes to rows** (\`reader.ts\`, \`csv.ts\`, \`fast-row.ts\`): S3 bytes (decompressed when gzip or zstd) are cut
+   at their last line break and decoded as strict UTF-8, so the byte offset of every record boundary is known. A line
+   without quotes, its columns in the declared order and its values already in stored form (nearly every row a
+   producer writes) is checked where it lies in the decoded text: no field array, no copy; its COPY text is the line
+   itself. Anything else goes through the full validator (\`functions/shared/validator.ts\`), held to the zod schema's
+   verdicts by a differential test, and the in-place check is held to the validator's by another.
+2. **Chunks** (\`chunk.ts\`): rows gather in flat arrays (id, COPY text, line, object) until ${int(s.chunkRows)} records.
+   Several small objects share a chunk, each all or nothing; a large one spans chunks.
+3. **One transaction per chunk** (\`commit.ts\`, \`rows.ts\`, \`ledger.ts\`): claim every object's ledger row (in
+   key order), check its checkpoint is where reading began, probe the chunk's first occurrences of each event_id
+   against the primary key (one statement, one text parameter), COPY the new ones into \`user_events\` in event_id
+   order (a bucket sort on the id's first hex digits: no string sort), COPY the rejects, and move every checkpoint
+   (byte offset, line, counts that add up). A race with another transaction on an event_id fails the COPY on the
+   primary key; the chunk is written again and the new probe counts the row as a duplicate.
+4. **Resume and continue:** a redelivered, continued or reconciled notification of an \`in_progress\` object resumes
+   at its checkpoint with a ranged GET (compressed objects: from the start, skipping the committed bytes). Near the
+   invocation's deadline the chunk in hand is committed and the notification is sent back to the queue; the
+   original is acknowledged, so a large object does not use up its receive count.
 ${cpuSplit(r)}
 
-${targetNotes(r, peak)}
-
-## Compared with the Spark seeds
-
-The seeds this pipeline replaces reported **2 events/s (objects), 550–600 records/s**, and a **p50 latency of 5.7 s at
-100 events/s** (Spark file source → JDBC). Here, on a 2-core machine: **${r.endToEndObjectsPerSec.toFixed(0)} objects/s,
-${int(r.endToEndRowsPerSec)} rows/s** end to end (${(r.endToEndRowsPerSec / 575).toFixed(0)} × the seeds' records/s),
-and a p50 of **${int(r.halfLoadLatencyMs.p50)} ms** from object created to committed at half the maximum rate
-(${r.halfLoadObjectsPerSec.toFixed(1)} objects/s of ${int(Number(r.config.rowsPerObject))} rows). The difference is
-structural: no micro-batch trigger interval, no per-row JDBC inserts (COPY + one set-based merge per batch), and the
-ledger makes replays nearly free instead of re-reading files.
-
-## How the deployed version scales
-
-- **Lambda concurrency.** Each ingest invocation uses one database connection for its whole batch, so throughput
-  grows with \`maxConcurrency\` (topology: ${r.config.concurrency}) until PostgreSQL's CPU is saturated — on this
-  machine that is about one concurrent invocation per database core; beyond it, transactions only queue on locks and
-  CPU (measured: 4 connections were no faster than 2). Set \`maxConcurrency\` ≈ the database's vCPUs, raise the batch
-  size before the concurrency, and let the queue absorb bursts (the DLQ only sees poison).
-- **RDS Proxy** absorbs connection storms (cold starts, scaling) and fail-overs. The ingest path creates temporary
-  stage tables and uses a transaction-local setting, which pins each Lambda session to one backend connection while
-  it lives; that is fine at a concurrency close to the database's cores, and it is why concurrency — not the proxy —
-  is the knob that bounds database load.
-- **Where PostgreSQL becomes the limit.** Per row, the merge maintains the primary key and three secondary indexes
-  and writes WAL; the COPY baseline (${int(r.copyRowsPerSec)} rows/s here) is the ceiling of any loader on a given
-  instance, and the pipeline runs at ${r.ratioToCopy.toFixed(2)} × it. Beyond that: a larger instance (CPU and
-  WAL bandwidth), fewer or deferred secondary indexes, or a separate write path per tenant/partition.
-- **Partitioning by time.** Partitioning \`user_events\` by \`event_timestamp\` (daily or monthly) keeps the active
-  indexes small and cached and turns retention into \`DROP PARTITION\`. A partitioned table's primary key must
-  contain the partition key, so the idempotency key would become \`(event_id, event_timestamp)\` — sound here, since a
-  duplicate or replayed event carries the same timestamp — or event_id uniqueness moves to a small unpartitioned
-  key table.
-- **Large objects.** Memory stays flat (streaming: S3 body → reader → COPY), ${int(peak)} MB peak for
-  ${int(full?.rows ?? r.largeObject.rows)} rows, but time grows with size: ${
-    full
-      ? `${full.seconds.toFixed(0)} s for ${int(full.rows)} rows here, beyond the function's 60 s timeout`
-      : `${r.largeObject.seconds.toFixed(1)} s for ${int(r.largeObject.rows)} rows here`
-  }. Producers should keep objects to a size one invocation ingests well within its timeout (the generator writes
-  ${int(Number(r.config.rowsPerObject))} rows per object), or the timeout (and the queue's visibility timeout, 6 × it)
-  must be raised for such feeds.
+${targetNotes(r)}
 `;
 }
 
@@ -429,25 +395,23 @@ function cpuSplit(r: BenchResults): string {
   if (!c) return '';
   const node = c.ingestProcess + c.endpointAndDriver;
   const copyUs = (r.machine.cpus * 1e6) / r.copyRowsPerSec;
-  return `5. **What limits it now — the CPU split, measured in this run.** Per row at max rate the ingest process used
-   ${c.ingestProcess.toFixed(1)} µs of CPU and the S3+SQS endpoint with the load driver ${c.endpointAndDriver.toFixed(1)} µs: ${node.toFixed(1)} µs
-   in Node out of the ${c.available.toFixed(1)} µs the ${r.machine.cpus} cores offered per row (wall time × cores). That leaves PostgreSQL at most
-   ${(c.available - node).toFixed(1)} µs per row — about what the plain COPY itself needs (${r.machine.cpus} cores / ${int(r.copyRowsPerSec)} rows/s =
-   ${copyUs.toFixed(1)} µs per row). The database side of the pipeline now costs about as much as the COPY baseline; the
-   gap to it is the S3, SQS and ingest work sharing the database's two cores, which the baseline does not do. On AWS those
-   run on S3, SQS and Lambda, not on the database's instance. In a CPU profile of the ingest process about 16 % of its
-   time is garbage collection and 9 % the CSV reader: per-row allocations (field arrays, strings, row objects) are the
-   next thing to cut, and a larger V8 young generation (\`--max-semi-space-size\`) the cheap thing to try.`;
+  return `
+**Where the CPU goes, measured in this run.** Per row at max rate the ingest process used ${c.ingestProcess.toFixed(1)} µs
+of CPU and the S3+SQS endpoint with the load driver ${c.endpointAndDriver.toFixed(1)} µs: ${node.toFixed(1)} µs in Node out
+of the ${c.available.toFixed(1)} µs the ${r.machine.cpus} cores offered per row (wall time × cores), leaving PostgreSQL
+${(c.available - node).toFixed(1)} µs per row; the plain COPY needs ${copyUs.toFixed(1)} µs per row on these cores
+(${r.machine.cpus} cores / ${int(r.copyRowsPerSec)} rows/s). On AWS the S3, SQS and Lambda work runs off the database's
+instance; here it shares the same two cores.`;
 }
 
 /** For every missed target, what holds it back (with the evidence in this report). */
-function targetNotes(r: BenchResults, peak: number): string {
+function targetNotes(r: BenchResults): string {
   const notes: string[] = [];
   for (const t of targets(r)) {
     if (t.met) continue;
     if (t.name === 'end-to-end vs COPY')
       notes.push(
-        `- **End-to-end ${r.ratioToCopy.toFixed(2)} × COPY (target 0.6).** On one 2-core machine the pipeline's Node processes (the ingest function, the S3+SQS endpoint, the load driver) take CPU the plain COPY does not need, while the database part now costs about as much per row as the COPY itself (point 5).${
+        `- **End-to-end ${r.ratioToCopy.toFixed(2)} × COPY (target 0.6).** On one 2-core machine the pipeline's Node processes (the ingest function, the S3+SQS endpoint, the load driver) take CPU the plain COPY does not need, while the database part costs about as much per row as the COPY itself (see where the CPU goes, above).${
           r.cpuUsPerRowAtMaxRate
             ? ` With PostgreSQL at ${(r.cpuUsPerRowAtMaxRate.available - r.cpuUsPerRowAtMaxRate.ingestProcess - r.cpuUsPerRowAtMaxRate.endpointAndDriver).toFixed(0)} µs per row, 0.6 × COPY would leave the Node side ${Math.max(0, (r.machine.cpus * 1e6) / r.copyRowsPerSec / 0.6 - (r.cpuUsPerRowAtMaxRate.available - r.cpuUsPerRowAtMaxRate.ingestProcess - r.cpuUsPerRowAtMaxRate.endpointAndDriver)).toFixed(0)} µs per row on these cores, against ${(r.cpuUsPerRowAtMaxRate.ingestProcess + r.cpuUsPerRowAtMaxRate.endpointAndDriver).toFixed(0)} µs measured.`
             : ''
@@ -463,7 +427,15 @@ function targetNotes(r: BenchResults, peak: number): string {
       );
     else if (t.name === 'large object peak RSS')
       notes.push(
-        `- **Large object peak RSS ${int(peak)} MB (target 200 MB).** Streaming keeps the object out of memory; the base of the process (Node, the AWS SDK, Powertools and the TypeScript loader used locally) accounts for most of it.`,
+        `- **Large object peak RSS ${int(r.largeObject.peakRssMb)} MB (target 200 MB).** Streaming keeps the object out of memory; the base of the process (Node, the AWS SDK, Powertools and the TypeScript loader used locally) accounts for most of it.`,
+      );
+    else if (t.name === 'CPU of the ingest process per row')
+      notes.push(
+        `- **Ingest CPU ${r.ingestCpuUsPerRow.toFixed(1)} µs per row (target 4).** It includes the poller's SQS calls, the S3 GETs through the AWS SDK and the PostgreSQL driver, per object as well as per row; \`npm run bench -- --profile DIR\` writes a CPU profile of every ingest process to find where.`,
+      );
+    else if (t.name === 'time linear in size' || t.name.startsWith('larger object'))
+      notes.push(
+        `- **${t.name}: ${t.measured} (target ${t.target}).** Each chunk is one transaction of up to ${int(r.largeObjectScaling.chunkRows)} records; a slower larger object means the per-chunk cost grew with the table it writes into (index pages no longer cached) or with contention on the machine during its run.`,
       );
     else if (t.name === 'generator')
       notes.push(

@@ -208,6 +208,10 @@ export interface WorkerSettings {
   batchingWindowMs: number;
   concurrency: number;
   poolMax?: number;
+  /** Records per ingest transaction (default the topology's). */
+  chunkRows?: number;
+  /** The function timeout of the workers' Lambda-like context (default the topology's). */
+  timeoutSeconds?: number;
   /** File descriptor for the workers' stdout/stderr (JSON logs); ignored when absent. */
   logFd?: number;
   logLevel?: string;
@@ -240,6 +244,7 @@ export function startWorker(s: WorkerSettings): Worker {
       AWS_ACCESS_KEY_ID: AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: AWS.credentials.secretAccessKey,
       DATABASE_URL: s.databaseUrl,
+      BUCKETS: s.resources.bucket,
       DLQ_URL: s.resources.dlqUrl,
       QUEUE_URL: s.resources.queueUrl,
       QUEUE_ARN: s.resources.queueArn,
@@ -247,6 +252,10 @@ export function startWorker(s: WorkerSettings): Worker {
       BATCHING_WINDOW_MS: String(s.batchingWindowMs),
       CONCURRENCY: String(s.concurrency),
       DB_POOL_MAX: String(s.poolMax ?? s.concurrency + 1),
+      ...(s.chunkRows ? { INGEST_CHUNK_ROWS: String(s.chunkRows) } : {}),
+      ...(s.timeoutSeconds ? { TIMEOUT_SECONDS: String(s.timeoutSeconds) } : {}),
+      // Chaos checks every row against the generator's manifest: no file may fail on its budget.
+      MAX_REJECT_RATIO: '1',
       // Fail fast while PostgreSQL is down: the record is retried by SQS, not by a waiting worker.
       DB_CONNECT_TIMEOUT_MS: '3000',
       POWERTOOLS_SERVICE_NAME: INGEST_APPLICATION,

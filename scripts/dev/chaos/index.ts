@@ -16,6 +16,10 @@ const HELP = `Usage: npm run chaos -- [options]
 
   --events <n>            events in total (default ${d.events})
   --events-per-object <n> events per CSV object (default ${d.eventsPerObject})
+  --large-objects <n>     large objects among them (default ${d.large.objects}) …
+  --large-events <n>      … of this many events each (default ${d.large.events}), read in chunks of
+  --chunk-rows <n>        this many records (default ${d.chunkRows}) by workers whose
+  --timeout <s>           function timeout is this (default ${d.timeoutSeconds} s): large objects continue
   --kills <n>             worker SIGKILLs (default ${d.faults.workerKill})
   --pg-terminates <n>     rounds of pg_terminate_backend on the workers' connections (default ${d.faults.pgTerminate})
   --pg-restarts <n>       PostgreSQL restarts (default ${d.faults.pgRestart}; needs the embedded server)
@@ -32,6 +36,10 @@ const { values } = parseArgs({
   options: {
     events: { type: 'string' },
     'events-per-object': { type: 'string' },
+    'large-objects': { type: 'string' },
+    'large-events': { type: 'string' },
+    'chunk-rows': { type: 'string' },
+    timeout: { type: 'string' },
     kills: { type: 'string' },
     'pg-terminates': { type: 'string' },
     'pg-restarts': { type: 'string' },
@@ -68,6 +76,12 @@ const result = await runChaos({
   ...d,
   events: num(values.events, d.events),
   eventsPerObject: num(values['events-per-object'], d.eventsPerObject),
+  large: {
+    objects: num(values['large-objects'], d.large.objects),
+    events: num(values['large-events'], d.large.events),
+  },
+  chunkRows: num(values['chunk-rows'], d.chunkRows),
+  timeoutSeconds: num(values.timeout, d.timeoutSeconds),
   seed: num(values.seed, d.seed),
   poison: num(values.poison, d.poison),
   workers: num(values.workers, d.workers),

@@ -29,6 +29,15 @@ export interface ChaosOptions {
   /** Events in total, split into objects of `eventsPerObject`. */
   events: number;
   eventsPerObject: number;
+  /**
+   * Large objects among them, each of `events` events: they span many chunks (`chunkRows`) and,
+   * with the short `timeoutSeconds`, several invocations (continuations), and faults hit them too.
+   */
+  large: { objects: number; events: number };
+  /** Records per ingest transaction. */
+  chunkRows: number;
+  /** Function timeout of the workers' Lambda-like context. */
+  timeoutSeconds: number;
   seed: number;
   badRate: number;
   duplicateRate: number;
@@ -61,6 +70,9 @@ export interface ChaosOptions {
 export const DEFAULT_CHAOS: Omit<ChaosOptions, 'dataDir' | 'log'> = {
   events: 1_000_000,
   eventsPerObject: 1000,
+  large: { objects: 4, events: 60_000 },
+  chunkRows: 10_000,
+  timeoutSeconds: 3,
   seed: 20261121,
   badRate: 0.01,
   duplicateRate: 0.01,
@@ -94,6 +106,8 @@ export interface ChaosResult {
   /** Client connections reset by endpoint outages. */
   connectionsReset: number;
   workersStarted: number;
+  /** Objects committed in more than one chunk, their chunks, and the continuations they took. */
+  multiChunk: { objects: number; chunks: number; continuations: number };
   /** Graceful stops at the end that exited 0. */
   cleanStops: number;
   objects: number;
@@ -128,6 +142,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       batchSize: options.batchSize,
       batchingWindowMs: options.batchingWindowMs,
       concurrency: options.concurrency,
+      chunkRows: options.chunkRows,
+      timeoutSeconds: options.timeoutSeconds,
       ...(options.workerLogFd !== undefined ? { logFd: options.workerLogFd } : {}),
     };
     let workersStarted = 0;
@@ -150,10 +166,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(workers.map((w) => w.ready));
     log(`${workers.length} workers ready; endpoint ${aws.endpoint.url} behind ${aws.proxy.url}`);
 
-    const objectCount = Math.ceil(options.events / options.eventsPerObject);
+    const objectCount =
+      Math.ceil((options.events - options.large.objects * options.large.events) / options.eventsPerObject) +
+      options.large.objects;
     const manifest: Manifest = { bucket: aws.resources.bucket, objects: [], poison: [] };
+    // Finished objects: a large one is in the ledger, in_progress, long before it is done.
     const ingested = async () =>
-      Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM ingested_objects')).rows[0]?.n);
+      Number(
+        (
+          await admin.query<{ n: string }>(
+            "SELECT count(*) AS n FROM ingested_objects WHERE status IN ('ingested', 'failed')",
+          )
+        ).rows[0]?.n,
+      );
     let progress = 0;
     const poll = setInterval(() => {
       ingested().then(
@@ -246,6 +271,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       { sqs: aws.direct.sqs, url: aws.resources.dlqUrl },
       q.visible + q.inFlight,
     );
+    const { rows: spans } = await admin.query<{ objects: number; chunks: number; continuations: number }>(
+      `SELECT count(*)::int AS objects, coalesce(sum(chunks), 0)::int AS chunks,
+              coalesce(sum(continuations), 0)::int AS continuations
+         FROM ingested_objects WHERE chunks > 1`,
+    );
+    const multiChunk = spans[0] ?? { objects: 0, chunks: 0, continuations: 0 };
     const problems: string[] = [];
     for (const kind of Object.keys(planned) as FaultKind[])
       if (faults[kind] < planned[kind])
@@ -264,6 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       backendsTerminated: stats.backendsTerminated,
       connectionsReset: aws.proxy.resetConnections,
       workersStarted,
+      multiChunk,
       cleanStops,
       objects: objectCount,
       durationMs: Date.now() - started,
@@ -298,10 +330,15 @@ async function publish(
     duplicateRate: options.duplicateRate,
   });
   const poisonAt = Array.from({ length: options.poison }, () => Math.floor(rand() * objectCount));
+  const largeAt = new Set(
+    Array.from({ length: options.large.objects }, (_, k) =>
+      Math.floor(((k + 0.5) / options.large.objects) * objectCount),
+    ),
+  );
   const inFlight = new Set<Promise<void>>();
   let left = options.events;
   for (let i = 0; i < objectCount; i++) {
-    const count = Math.min(options.eventsPerObject, left);
+    const count = Math.min(largeAt.has(i) ? options.large.events : options.eventsPerObject, left);
     left -= count;
     const batch = generator.batch(count);
     const key = objectKey('events/', new Date(), `chaos-${String(i).padStart(6, '0')}`);
@@ -390,6 +427,7 @@ export function summary(r: ChaosResult): string {
       ` · pg_terminate_backend ${r.faults.pgTerminate}/${r.planned.pgTerminate} (${r.backendsTerminated} backends)` +
       ` · PostgreSQL restart ${r.faults.pgRestart}/${r.planned.pgRestart}` +
       ` · endpoint outage ${r.faults.endpointOutage}/${r.planned.endpointOutage} (${r.connectionsReset} connections reset)`,
+    `  large     ${r.multiChunk.objects} objects committed in ${r.multiChunk.chunks} chunks, ${r.multiChunk.continuations} continuations`,
     `  workers   ${r.workersStarted} started, ${r.cleanStops} stopped cleanly at the end`,
   ];
   for (const p of [...v.problems, ...r.problems]) lines.push(`  PROBLEM: ${p}`);
