@@ -126,6 +126,21 @@ export class Chunk {
     this.partIndex.push(this.parts.length - 1);
   }
 
+  /** A valid row of the current part whose COPY text is `bytes[start, end)` as they are (UTF-8). */
+  validBytes(bytes: Uint8Array, start: number, end: number, line: number, timeMs: number): void {
+    const part = this.current;
+    part.total++;
+    this.records++;
+    if (timeMs > part.newestMs) part.newestMs = timeMs;
+    if (this.size + end - start > this.store.length) this.grow(this.size + end - start);
+    this.starts.push(this.size);
+    this.store.set(bytes.subarray(start, end), this.size);
+    this.size += end - start;
+    this.ends.push(this.size);
+    this.lines.push(line);
+    this.partIndex.push(this.parts.length - 1);
+  }
+
   /** A rejected row of the current part, kept with its reason and raw text. */
   reject(line: number, reason: RejectReason, raw: string): void {
     const part = this.current;

@@ -1,8 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { BadObjectError } from '../shared/errors.ts';
 import { eventValues, MAX_FUTURE_SKEW_MS, type Validator } from '../shared/event.ts';
 import { createValidator } from '../shared/validator.ts';
 import { type Chunk, quote } from './chunk.ts';
-import { CsvScanner, DEFAULT_MAX_RECORD_CHARS, type RecordSink } from './csv.ts';
+import { CsvScanner, DEFAULT_MAX_RECORD_BYTES, type RecordSink } from './csv.ts';
 import { acceptInPlace } from './fast-row.ts';
 import { type Columns, extraValues, readHeader } from './header.ts';
 
@@ -21,16 +22,17 @@ export interface ReadStart extends ReadPosition {
 const LF = 10;
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder('utf-8');
 
 /**
  * Bytes of one object → validated rows in a {@link Chunk}.
  *
- * Bytes are cut at their last line break before decoding, so every decoded piece ends on a whole
- * character and the byte offset of any record boundary is known exactly: that offset is the
- * checkpoint a resumed read starts from with a ranged GET. Decoding is strict UTF-8.
+ * Bytes are cut at their last line break, checked to be strict UTF-8, and scanned as bytes: a
+ * well-formed row is checked and copied into the chunk where it lies, decoded into no string; the
+ * others are decoded for the full validator. The byte offset of any record boundary is known
+ * exactly: that offset is the checkpoint a resumed read starts from with a ranged GET.
  */
 export class ObjectReader implements RecordSink {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private readonly scanner: CsvScanner;
   private readonly validate: Validator;
   private carry: Uint8Array[] = [];
@@ -52,9 +54,9 @@ export class ObjectReader implements RecordSink {
   constructor(
     private readonly now: () => number,
     start: ReadStart,
-    private readonly maxRecordChars = DEFAULT_MAX_RECORD_CHARS,
+    private readonly maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
   ) {
-    this.scanner = new CsvScanner(start, maxRecordChars);
+    this.scanner = new CsvScanner(start, maxRecordBytes);
     this.validate = createValidator(now);
     this.atStart = start.byte === 0;
     if (start.header != null) this.useHeader(start.header, parseHeader(start.header));
@@ -71,7 +73,7 @@ export class ObjectReader implements RecordSink {
     const lastLf = bytes.lastIndexOf(LF);
     if (lastLf === -1) {
       this.keep(bytes);
-      if (this.carryBytes > this.maxRecordChars * 4) this.flushCarry();
+      if (this.carryBytes > this.maxRecordBytes) this.flushCarry();
       return;
     }
     this.push(this.takeCarry(bytes.subarray(0, lastLf + 1)));
@@ -117,21 +119,21 @@ export class ObjectReader implements RecordSink {
     }
   }
 
-  plain(t: string, a: number, b: number, line: number): void {
+  plain(t: Uint8Array, a: number, b: number, line: number): void {
     const chunk = this.chunk as Chunk;
     if (this.header === undefined) {
-      const raw = t.slice(a, b);
+      const raw = utf8.decode(t.subarray(a, b));
       this.useHeader(raw, raw.split(','));
       return;
     }
     if (this.declaredOrder) {
       const ms = acceptInPlace(t, a, b, this.maxTimeMs, this.clean);
       if (!Number.isNaN(ms)) {
-        chunk.valid(t.slice(a, b), line, ms);
+        chunk.validBytes(t, a, b, line, ms);
         return;
       }
     }
-    const raw = t.slice(a, b);
+    const raw = utf8.decode(t.subarray(a, b));
     this.general(chunk, raw, raw.split(','), line);
   }
 
@@ -185,21 +187,14 @@ export class ObjectReader implements RecordSink {
   }
 
   private push(bytes: Uint8Array): void {
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes);
-    } catch (e: unknown) {
-      if (e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA')
-        throw new BadObjectError(
-          'invalid_utf8',
-          'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
-          { cause: e },
-        );
-      throw e;
-    }
-    const clean = text.indexOf('\u0000') === -1 && text.indexOf('\r') === -1;
+    if (!isUtf8(bytes))
+      throw new BadObjectError(
+        'invalid_utf8',
+        'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
+      );
+    const clean = bytes.indexOf(0) === -1 && bytes.indexOf(13) === -1;
     this.clean = (this.scanner.drained || this.clean) && clean;
-    this.scanner.push(text, text.length === bytes.length);
+    this.scanner.push(bytes);
   }
 
   private keep(bytes: Uint8Array): void {
@@ -238,12 +233,12 @@ export class ObjectReader implements RecordSink {
 function parseHeader(raw: string): string[] | null {
   let fields: string[] | null = null;
   const scanner = new CsvScanner();
-  scanner.push(raw, false);
+  scanner.push(Buffer.from(raw));
   scanner.end();
   scanner.scan(
     {
       plain: (t, a, b) => {
-        fields = t.slice(a, b).split(',');
+        fields = utf8.decode(t.subarray(a, b)).split(',');
       },
       quoted: (_raw, f) => {
         fields = f;

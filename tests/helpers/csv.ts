@@ -7,13 +7,15 @@ export interface ScannedRecord {
   fields: string[] | null;
 }
 
-/** Every record of `text`, pushed to the scanner `chunk` characters at a time. */
-export function readRecords(text: string, chunk = text.length, maxRecordChars?: number): ScannedRecord[] {
+/** Every record of `text`, pushed to the scanner `chunk` bytes at a time. */
+export function readRecords(text: string, chunk?: number, maxRecordBytes?: number): ScannedRecord[] {
   const out: ScannedRecord[] = [];
-  const scanner = new CsvScanner(undefined, maxRecordChars);
+  const bytes = Buffer.from(text);
+  const size = chunk ?? bytes.length;
+  const scanner = new CsvScanner(undefined, maxRecordBytes);
   const sink = {
-    plain: (t: string, a: number, b: number, line: number) => {
-      const raw = t.slice(a, b);
+    plain: (t: Uint8Array, a: number, b: number, line: number) => {
+      const raw = Buffer.from(t.subarray(a, b)).toString('utf8');
       out.push({ line, raw, fields: raw.split(',') });
     },
     quoted: (raw: string, fields: string[] | null, line: number) => {
@@ -21,8 +23,8 @@ export function readRecords(text: string, chunk = text.length, maxRecordChars?: 
     },
   };
   const never = () => false;
-  for (let i = 0; i < text.length; i += chunk) {
-    scanner.push(text.slice(i, i + chunk), false);
+  for (let i = 0; i < bytes.length; i += size) {
+    scanner.push(bytes.subarray(i, i + size));
     scanner.scan(sink, never);
   }
   scanner.end();
