@@ -10,15 +10,21 @@ export interface Migration {
   sql: string;
 }
 
-/** Read `NNNN_name.sql` files from a directory, sorted by number; rejects gaps and duplicates. */
+/**
+ * Read `NNNN_name.sql` files from a directory, sorted by number; rejects duplicate numbers. A gap is
+ * allowed: a number may be reserved for a migration still on another branch, and `migrate` applies
+ * whatever is not recorded yet, in order, when it arrives.
+ */
 export async function loadMigrations(dir: string): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
   const migrations: Migration[] = [];
   for (const file of files) {
     const version = Number(file.slice(0, 4));
-    const expected = migrations.length + 1;
-    if (version !== expected)
-      throw new Error(`Migration ${file}: expected number ${expected}; fix the numbering`);
+    const previous = migrations.at(-1);
+    if (version < 1 || (previous && version === previous.version))
+      throw new Error(
+        `Migration ${file}: number ${version} is taken by ${previous?.name ?? 'nothing'}; fix the numbering`,
+      );
     migrations.push({ version, name: file, sql: await readFile(path.join(dir, file), 'utf8') });
   }
   return migrations;
