@@ -9,9 +9,11 @@ import {
   type Latency,
   type LedgerCounts,
   type LedgerRow,
+  type ReconciledRow,
   readCounts,
   readLatency,
   readLatestObjects,
+  readLatestReconciled,
   readRejectReasons,
 } from '../local/dashboard/queries.ts';
 
@@ -58,6 +60,8 @@ export interface Report {
         latency: Latency;
         failures: LedgerRow[];
         reasons: { reason: string; rows: number }[];
+        /** The latest objects reconciliation sent to ingest again (their notification was lost). */
+        reconciled: ReconciledRow[];
       }
     | { error: string };
 }
@@ -166,13 +170,14 @@ async function readDatabase(
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
-    const [counts, latency, failures, reasons] = await Promise.all([
+    const [counts, latency, failures, reasons, reconciled] = await Promise.all([
       readCounts(client),
       readLatency(client),
       readLatestObjects(client, { limit: 5, failedOnly: true }),
       readRejectReasons(client),
+      readLatestReconciled(client, 5),
     ]);
-    return { url: redactUrl(url), counts, latency, failures, reasons };
+    return { url: redactUrl(url), counts, latency, failures, reasons, reconciled };
   } finally {
     await client.end();
   }
@@ -196,9 +201,12 @@ export function formatReport(r: Report): string {
     lines.push(`database     unavailable: ${r.database.error}`);
     return lines.join('\n');
   }
-  const { counts: c, latency: l, failures, reasons } = r.database;
+  const { counts: c, latency: l, failures, reasons, reconciled } = r.database;
   lines.push(`database     ${r.database.url}`);
-  lines.push(`objects      ${n.format(c.objectsIngested)} ingested, ${n.format(c.objectsFailed)} failed`);
+  lines.push(
+    `objects      ${n.format(c.objectsIngested)} ingested, ${n.format(c.objectsFailed)} failed (${n.format(c.objectsBudgetFailed)} over the reject budget), ` +
+      `${n.format(c.objectsInProgress)} in progress, ${n.format(c.objectsMissing)} missing`,
+  );
   lines.push(
     `rows         ${n.format(c.rowsInserted)} inserted, ${n.format(c.rowsDuplicate)} duplicates, ${n.format(c.rowsRejected)} rejected`,
   );
@@ -212,5 +220,12 @@ export function formatReport(r: Report): string {
   );
   lines.push(`last errors  ${failures.length ? '' : 'none'}`);
   for (const f of failures) lines.push(`  ${f.ingestedAt}  s3://${f.bucket}/${f.key}  ${f.error ?? ''}`);
+  lines.push(
+    `reconciled   ${n.format(c.objectsReconciled)} objects whose notification was lost, sent to ingest again${reconciled.length ? '; latest:' : ''}`,
+  );
+  for (const x of reconciled)
+    lines.push(
+      `  ${x.reconciledAt}  s3://${x.bucket}/${x.key}  ${x.reason}, now ${x.status ?? 'not in the ledger yet'}`,
+    );
   return lines.join('\n');
 }
