@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Log } from '../shared/observability.ts';
+import { putObject } from '../shared/upload.ts';
 import { type createGenerator, type GeneratedBatch, objectKey } from './generate.ts';
 
 /** Dependencies of {@link publishBatch}. */
@@ -24,7 +25,7 @@ export interface Published extends GeneratedBatch {
   bytes: number;
 }
 
-/** Generate one CSV object and PUT it under the date-partitioned prefix. */
+/** Generate one CSV object and write it under the date-partitioned prefix (in parts when large). */
 export async function publishBatch(
   deps: PublishDeps,
   generator: ReturnType<typeof createGenerator>,
@@ -33,14 +34,8 @@ export async function publishBatch(
   const batch = generator.batch(target.events);
   const key = objectKey(target.prefix, new Date(deps.clock()), randomUUID().slice(0, 8));
   const body = Buffer.from(batch.csv, 'utf8');
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: target.bucket,
-      Key: key,
-      Body: body,
-      ContentType: 'text/csv; charset=utf-8',
-    }),
-  );
+  // In parts above the multipart threshold: a large object is one request per part, not one huge PUT.
+  await putObject(deps.s3, { bucket: target.bucket, key, body, contentType: 'text/csv; charset=utf-8' });
   deps.logger.info('object written', {
     bucket: target.bucket,
     key,

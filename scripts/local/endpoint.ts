@@ -9,7 +9,7 @@ export type ObjectCreated = CreatedObject;
 /**
  * The largest request body the embedded endpoint takes (fauxqs's own limit): one PutObject, or one
  * part of a multipart upload. Larger objects are uploaded in parts (the generator and the tools do
- * so above {@link MULTIPART_PART_BYTES}).
+ * so above `MULTIPART_PART_BYTES` of functions/shared/upload.ts).
  */
 export const MAX_REQUEST_BYTES = 11 * 1024 * 1024;
 
