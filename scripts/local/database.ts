@@ -88,6 +88,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<L
   throwIfAborted(signal);
   const binaries = await postgresBinaries();
   const ids = process.getuid?.() === 0 ? await postgresUser() : undefined;
+  if (ids) await checkReachable(files.root, ids);
 
   let password = await readPassword(files.urlFile);
   const initialised = await exists(path.join(files.cluster, 'PG_VERSION'));
@@ -279,6 +280,22 @@ async function postgresUser(): Promise<UserIds> {
     execFileSync('groupadd', ['--system', 'postgres']);
     execFileSync('useradd', ['--system', '-g', 'postgres', 'postgres']);
     return ids();
+  }
+}
+
+/**
+ * As root, the server runs as the `postgres` user, which must be able to enter every folder on the
+ * way to the cluster; say so plainly instead of letting initdb fail with "Permission denied".
+ */
+async function checkReachable(dir: string, ids: UserIds): Promise<void> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const s = await stat(d);
+    const x = s.uid === ids.uid ? 0o100 : s.gid === ids.gid ? 0o010 : 0o001;
+    if ((s.mode & x) === 0)
+      throw new StartError(
+        `PostgreSQL runs as the postgres user (it refuses to run as root) and cannot enter ${d}: allow it (chmod o+x ${d}) or choose a data folder elsewhere with --data-dir`,
+      );
+    if (path.dirname(d) === d) return;
   }
 }
 
