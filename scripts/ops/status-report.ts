@@ -167,19 +167,20 @@ async function readDatabase(
     throw new Error(
       'no database: set DATABASE_URL (on AWS the database is in a private VPC; use the CloudWatch dashboard)',
     );
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await client.connect();
+  // A small pool, not one client: the reads run side by side (one client would queue them).
+  const db = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5000, max: 3 });
+  db.on('error', (e) => console.error(`database: ${e.message}`));
   try {
     const [counts, latency, failures, reasons, reconciled] = await Promise.all([
-      readCounts(client),
-      readLatency(client),
-      readLatestObjects(client, { limit: 5, failedOnly: true }),
-      readRejectReasons(client),
-      readLatestReconciled(client, 5),
+      readCounts(db),
+      readLatency(db),
+      readLatestObjects(db, { limit: 5, failedOnly: true }),
+      readRejectReasons(db),
+      readLatestReconciled(db, 5),
     ]);
     return { url: redactUrl(url), counts, latency, failures, reasons, reconciled };
   } finally {
-    await client.end();
+    await db.end();
   }
 }
 
