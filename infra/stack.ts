@@ -15,7 +15,7 @@ import { PipelineFunction } from './constructs/function.ts';
 import { addMonitoring } from './constructs/monitoring.ts';
 import { acknowledgeFindings } from './constructs/nag.ts';
 import { addQueueNotifications } from './constructs/notifications.ts';
-import { topology, visibilityTimeoutSeconds } from './topology.ts';
+import { reconcileStaleSeconds, topology, visibilityTimeoutSeconds } from './topology.ts';
 
 /** Props of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -40,6 +40,7 @@ export class PipelineStack extends Stack {
   readonly generator: PipelineFunction;
   readonly ingest: PipelineFunction;
   readonly migrate: PipelineFunction;
+  readonly reconcile: PipelineFunction;
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -206,16 +207,59 @@ export class PipelineStack extends Stack {
       }),
     );
 
+    // Objects whose notification was lost (a purged queue, a notification configuration changed or
+    // briefly missing, S3's rare non-delivery) are found by listing the bucket and comparing it with
+    // the ledger, on a schedule; each one found is sent to the ingest queue as S3 would have.
+    this.reconcile = new PipelineFunction(this, 'Reconcile', {
+      name: 'reconcile',
+      logRemovalPolicy: removal,
+      ...database.placement,
+      timeout: Duration.seconds(topology.reconcile.timeoutSeconds),
+      memorySize: topology.reconcile.memoryMb,
+      description: 'Sends the ingest queue a notification for every object whose notification was lost',
+      // A failed run is followed by the next scheduled one, which starts where the last one stopped.
+      retryAttempts: 0,
+      environment: {
+        ...database.environment,
+        BUCKET_NAME: this.bucket.bucketName,
+        QUEUE_URL: this.queue.queueUrl,
+        KEY_PREFIX: topology.notification.prefix,
+        KEY_SUFFIXES: topology.notification.suffixes.join(','),
+        RECONCILE_GRACE_SECONDS: String(topology.reconcile.graceSeconds),
+        RECONCILE_STALE_SECONDS: String(reconcileStaleSeconds()),
+        RECONCILE_MAX_OBJECTS: String(topology.reconcile.maxObjectsPerRun),
+        RECONCILE_MAX_NOTIFICATIONS: String(topology.reconcile.maxNotificationsPerRun),
+        DB_POOL_MAX: '1',
+        POWERTOOLS_SERVICE_NAME: `${service}-reconcile`,
+      },
+    });
+    database.grantConnect(this.reconcile);
+    // Listing only: it never reads an object's body.
+    this.reconcile.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${topology.notification.prefix}*`] } },
+      }),
+    );
+    this.queue.grantSendMessages(this.reconcile);
+    new events.Rule(this, 'ReconcileSchedule', {
+      description: `Reconciles the bucket with the ledger every ${topology.reconcile.rateMinutes} minute(s)`,
+      schedule: events.Schedule.rate(Duration.minutes(topology.reconcile.rateMinutes)),
+      targets: [new eventTargets.LambdaFunction(this.reconcile, { retryAttempts: 0 })],
+    });
+
     // The schema exists before the first message is ingested: the trigger runs the migrate function
     // once the database is reachable, and the ingest function (with its event source mapping, a
-    // child construct) is created only after the trigger succeeded. A failed migration fails the deploy.
+    // child construct) is created only after the trigger succeeded; so is the reconcile function,
+    // which reads tables of its own. A failed migration fails the deploy.
     const migration = new triggers.Trigger(this, 'MigrateTrigger', {
       handler: this.migrate,
       timeout: Duration.seconds(deploySettings.migrate.timeoutSeconds + 30),
       executeOnHandlerChange: true,
       executeAfter: database.readyAfter,
     });
-    migration.executeBefore(this.ingest);
+    migration.executeBefore(this.ingest, this.reconcile);
 
     // ---- schedule --------------------------------------------------------------------------------
     // An EventBridge rule rather than EventBridge Scheduler: LocalStack fires rule targets, not
@@ -233,6 +277,7 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.deadLetterQueue,
       generator: this.generator,
       ingest: this.ingest,
+      reconcile: this.reconcile,
       dashboardName: `${this.stackName}-pipeline`,
       alarmEmail: config.alarmEmail,
     });
@@ -248,6 +293,7 @@ export class PipelineStack extends Stack {
     });
     new CfnOutput(this, 'GeneratorFunctionName', { value: this.generator.functionName });
     new CfnOutput(this, 'IngestFunctionName', { value: this.ingest.functionName });
+    new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.functionName });
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboard.dashboardName}`,
     });

@@ -57,6 +57,27 @@ export const topology = {
      */
     afterIngest: 'keep' as 'keep' | 'delete' | 'archive',
   },
+  /**
+   * Reconciliation: objects in the bucket whose notification was lost are found by listing the
+   * bucket and comparing it with the ledger, and sent to the ingest queue again.
+   */
+  reconcile: {
+    /** Schedule on AWS (EventBridge rate, minutes). */
+    rateMinutes: 15,
+    /** Interval of the local timer (seconds); the local runtime also runs it once at start. */
+    localIntervalSeconds: 60,
+    /**
+     * An object is reconciled only once it has been in the bucket this long (seconds): younger ones
+     * may still have their notification on its way.
+     */
+    graceSeconds: 300,
+    /** Keys listed per run, at most; the next run goes on from there (`RECONCILE_MAX_OBJECTS`). */
+    maxObjectsPerRun: 50_000,
+    /** Notifications sent per run, at most (`RECONCILE_MAX_NOTIFICATIONS`). */
+    maxNotificationsPerRun: 5_000,
+    timeoutSeconds: 300,
+    memoryMb: 512,
+  },
   queue: {
     /** Receives before a message goes to the DLQ. */
     maxReceiveCount: 5,
@@ -90,6 +111,15 @@ export const topology = {
  */
 export function visibilityTimeoutSeconds(t: typeof topology = topology): number {
   return 6 * t.ingest.timeoutSeconds + t.ingest.batchingWindowSeconds;
+}
+
+/**
+ * How long an `in_progress` ledger row may go without a commit before reconciliation takes its
+ * continuation for lost: twice the queue's visibility timeout, by which time any message about it
+ * (a continuation, a redelivery) would have been received.
+ */
+export function reconcileStaleSeconds(t: typeof topology = topology): number {
+  return 2 * visibilityTimeoutSeconds(t);
 }
 
 /** True when S3 would notify for a key: under the prefix and ending with one of the suffixes. */

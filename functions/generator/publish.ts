@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Log } from '../shared/observability.ts';
+import { putObject } from '../shared/upload.ts';
 import { type Compression, type createGenerator, type GeneratedBatch, objectKey } from './generate.ts';
 
 /** Dependencies of {@link publishBatch}. */
@@ -35,7 +36,7 @@ export function encode(csv: string, compress: Compression | undefined): Buffer {
   return bytes;
 }
 
-/** Generate one CSV object and PUT it under the date-partitioned prefix. */
+/** Generate one CSV object and write it under the date-partitioned prefix (in parts when large). */
 export async function publishBatch(
   deps: PublishDeps,
   generator: ReturnType<typeof createGenerator>,
@@ -44,15 +45,14 @@ export async function publishBatch(
   const batch = generator.batch(target.events);
   const key = objectKey(target.prefix, new Date(deps.clock()), randomUUID().slice(0, 8), target.compress);
   const body = encode(batch.csv, target.compress);
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: target.bucket,
-      Key: key,
-      Body: body,
-      ContentType: 'text/csv; charset=utf-8',
-      ...(target.compress ? { ContentEncoding: target.compress } : {}),
-    }),
-  );
+  // In parts above the multipart threshold: a large object is one request per part, not one huge PUT.
+  await putObject(deps.s3, {
+    bucket: target.bucket,
+    key,
+    body,
+    contentType: 'text/csv; charset=utf-8',
+    ...(target.compress ? { contentEncoding: target.compress } : {}),
+  });
   deps.logger.info('object written', {
     bucket: target.bucket,
     key,

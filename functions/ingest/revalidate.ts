@@ -131,7 +131,8 @@ async function recheck(
     objects.push(object);
     const part = chunk.begin(objects.length - 1, first.bucket, first.key, first.etag);
     for (const r of list) {
-      const reason = (report.byReason[r.reason] ??= { examined: 0, valid: 0 });
+      const reason = report.byReason[r.reason] ?? { examined: 0, valid: 0 };
+      report.byReason[r.reason] = reason;
       reason.examined++;
       report.examined++;
       const before = {

@@ -61,6 +61,15 @@ export function decodeS3Key(key: string): string {
 const stripQuotes = (etag: string | undefined) => etag?.replace(/^"|"$/g, '');
 
 /**
+ * An event time as an instant. S3 writes UTC with a `Z`; other implementations (moto) leave the
+ * offset out, and a time without one would be read as local time (by `Date.parse`, and by
+ * PostgreSQL in the session's time zone): it is UTC all the same.
+ */
+export function utcEventTime(time: string | undefined): string | undefined {
+  return time !== undefined && /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(time) ? `${time}Z` : time;
+}
+
+/**
  * Parse an SQS message body into the objects it announces. Accepts S3 notifications (one or more
  * Records), the same wrapped in an SNS envelope (S3 → SNS → SQS fan-out), and S3 events delivered
  * by EventBridge. Throws {@link BadMessageError} for anything else: that message will never work.
@@ -92,7 +101,7 @@ function parseJson(json: unknown, body: string): ParsedMessage {
         key: decodeS3Key(r.s3.object.key),
         etag: stripQuotes(r.s3.object.eTag),
         size: r.s3.object.size,
-        eventTime: r.eventTime,
+        eventTime: utcEventTime(r.eventTime),
       }),
     );
     if (objects.length === 0) return { kind: 'ignore', reason: 'no ObjectCreated records' };
@@ -113,7 +122,7 @@ function parseJson(json: unknown, body: string): ParsedMessage {
           key: object.key,
           etag: stripQuotes(object.etag),
           size: object.size,
-          eventTime: eb.data.time,
+          eventTime: utcEventTime(eb.data.time),
         },
       ],
     };

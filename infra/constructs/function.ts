@@ -10,7 +10,7 @@ import { ROOT } from '../paths.ts';
 import { topology } from '../topology.ts';
 
 /** The pipeline's functions; each is built from `functions/<name>/handler.ts`, which exports `handler`. */
-export type FunctionName = 'generator' | 'ingest' | 'migrate';
+export type FunctionName = 'generator' | 'ingest' | 'migrate' | 'reconcile';
 
 /** The entry file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

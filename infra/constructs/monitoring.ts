@@ -15,6 +15,7 @@ export interface MonitoringProps {
   deadLetterQueue: sqs.IQueue;
   generator: lambda.IFunction;
   ingest: lambda.IFunction;
+  reconcile: lambda.IFunction;
   /** Name of the CloudWatch dashboard. */
   dashboardName: string;
   /** When set, every alarm notifies an SNS topic with this address subscribed. */
@@ -49,7 +50,7 @@ const operators: Record<Comparison, cloudwatch.ComparisonOperator> = {
 /** A metric the handlers emit as EMF, under the shared namespace and `service` dimension. */
 function pipelineMetric(
   metricName: string,
-  fn: 'generator' | 'ingest',
+  fn: 'generator' | 'ingest' | 'reconcile',
   statistic: string,
   period: Duration,
   label?: string,
@@ -102,6 +103,24 @@ function alarmTable(p: MonitoringProps): AlarmRow[] {
       description: 'Ingest reported failed records (batchItemFailures) for 3 periods in a row.',
     },
     {
+      // A lost notification is a fault: the object is ingested now, but something dropped it.
+      id: 'ObjectsReconciledAlarm',
+      metric: (period) => pipelineMetric('objectsReconciled', 'reconcile', 'Sum', period),
+      comparison: '>',
+      threshold: 0,
+      periods: 1,
+      description:
+        'Reconciliation found objects whose notification was lost and sent them to ingest again: check the bucket notification configuration and who purges or deletes from the queue; the reconciled_objects table lists them.',
+    },
+    {
+      id: 'ReconcileErrorsAlarm',
+      metric: (period) => p.reconcile.metricErrors({ period, statistic: 'Sum' }),
+      comparison: '>=',
+      threshold: 1,
+      periods: 1,
+      description: 'The reconcile function failed: lost notifications are not being found.',
+    },
+    {
       id: 'GeneratorErrorsAlarm',
       metric: (period) => p.generator.metricErrors({ period, statistic: 'Sum' }),
       comparison: '>=',
@@ -148,7 +167,7 @@ function addDashboard(
   alarms: cloudwatch.Alarm[],
 ): cloudwatch.Dashboard {
   const minute = Duration.minutes(1);
-  const m = (name: string, fn: 'generator' | 'ingest', statistic: string, label: string) =>
+  const m = (name: string, fn: 'generator' | 'ingest' | 'reconcile', statistic: string, label: string) =>
     pipelineMetric(name, fn, statistic, minute, label);
   const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
     new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
@@ -171,6 +190,7 @@ function addDashboard(
       m('eventsDuplicate', 'ingest', 'Sum', 'duplicate rows'),
       m('objectsSkippedReplay', 'ingest', 'Sum', 'objects skipped (replay)'),
       m('batchItemFailures', 'ingest', 'Sum', 'failed records'),
+      m('objectsReconciled', 'reconcile', 'Sum', 'objects reconciled (notification lost)'),
     ]),
   );
   dashboard.addWidgets(

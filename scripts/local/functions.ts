@@ -1,4 +1,7 @@
+import type { LogItem } from '@aws-lambda-powertools/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
 import {
   createGeneratorHandler,
@@ -6,9 +9,13 @@ import {
   type GeneratorHandler,
 } from '../../functions/generator/handler.ts';
 import { createIngestHandler, type IngestHandler } from '../../functions/ingest/handler.ts';
+import {
+  createReconcileHandler,
+  type ReconcileConfig,
+  type ReconcileHandler,
+} from '../../functions/reconcile/handler.ts';
 import { type AwsClientOptions, createS3Client, createSqsClient } from '../../functions/shared/aws.ts';
 import { createPool, poolConfig } from '../../functions/shared/db.ts';
-import { observability } from '../../functions/shared/observability.ts';
 import { topology } from '../../infra/topology.ts';
 
 /** What the local runtime gives its two functions, as the CDK stack gives them on AWS. */
@@ -19,35 +26,51 @@ export interface LocalFunctionsOptions {
   queueUrl: string;
   dlqUrl: string;
   generator: GeneratorConfig;
+  reconcile: ReconcileConfig;
   /** Connections of the ingest pool (default 4). */
   poolMax?: number;
   /** Lowest level of the functions' JSON logs; unset, `POWERTOOLS_LOG_LEVEL` (default INFO). */
   logLevel?: LogLevel;
 }
 
-/** The generator and ingest handlers of one local pipeline, and the pool it owns. */
+/** The generator, ingest and reconcile handlers of one local pipeline, and the pool it owns. */
 export interface LocalFunctions {
   generator: GeneratorHandler;
   ingest: IngestHandler;
-  /** Close the ingest pool and the clients; call it once nothing invokes the handlers any more. */
+  reconcile: ReconcileHandler;
+  /** Close the pool and the clients; call it once nothing invokes the handlers any more. */
   close(): Promise<void>;
 }
 
 /**
+ * A Powertools logger writing every level to stdout. Powertools writes WARN and ERROR to stderr,
+ * which on Lambda lands in the same log stream; locally stdout is the machine-readable stream (JSON
+ * logs and EMF metrics) and stderr the human one, so all JSON lines go to stdout.
+ */
+export class StdoutLogger extends Logger {
+  protected override printLog(_logLevel: number, log: LogItem): void {
+    log.prepareForPrint();
+    process.stdout.write(`${JSON.stringify(log.getAttributes(), this.getJsonReplacer())}\n`);
+  }
+}
+
+/**
  * The real handlers, made by their factories with this pipeline's own clients, pool and loggers,
- * named as on AWS (`<service>-generator`, `<service>-ingest`, the topology's namespace). Nothing is
- * shared with another pipeline in the same process.
+ * named as on AWS (`<service>-generator`, `<service>-ingest`, `<service>-reconcile`, the topology's
+ * namespace). Nothing is shared with another pipeline in the same process.
  */
 export function localFunctions(options: LocalFunctionsOptions): LocalFunctions {
   const { serviceName, metricsNamespace: namespace } = topology.observability;
-  const named = (fn: string) =>
-    observability({
+  const named = (fn: string) => ({
+    logger: new StdoutLogger({
       serviceName: `${serviceName}-${fn}`,
-      namespace,
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
-    });
+    }),
+    metrics: new Metrics({ serviceName: `${serviceName}-${fn}`, namespace }),
+  });
   const generatorObservability = named('generator');
   const ingestObservability = named('ingest');
+  const reconcileObservability = named('reconcile');
   const s3 = createS3Client(options.aws);
   const sqs = createSqsClient(options.aws);
   const pool: pg.Pool = createPool(
@@ -79,6 +102,14 @@ export function localFunctions(options: LocalFunctionsOptions): LocalFunctions {
         afterIngest: topology.ingest.afterIngest,
         archivePrefix: topology.archive.prefix,
       },
+    }),
+    reconcile: createReconcileHandler({
+      s3,
+      sqs,
+      db: pool,
+      ...reconcileObservability,
+      clock: Date.now,
+      config: options.reconcile,
     }),
     close: async () => {
       await pool.end();

@@ -1,15 +1,10 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type Queryable, readCounts } from './dashboard/queries.ts';
+import { type LedgerCounts, type Queryable, readCounts } from './dashboard/queries.ts';
 
-/** Counts shown by the status line and the dashboard. */
-export interface PipelineStatus {
+/** Counts shown by the status line and the dashboard: the runtime's, the ledger's and the queues'. */
+export interface PipelineStatus extends LedgerCounts {
   generatedObjects: number;
   generatedEvents: number;
-  objectsIngested: number;
-  rowsInserted: number;
-  rowsDuplicate: number;
-  rowsRejected: number;
-  objectsFailed: number;
   queueDepth: number;
   inFlight: number;
   dlqDepth: number;

@@ -9,9 +9,11 @@ import {
   type Latency,
   type LedgerCounts,
   type LedgerRow,
+  type ReconciledRow,
   readCounts,
   readLatency,
   readLatestObjects,
+  readLatestReconciled,
   readRejectReasons,
 } from '../local/dashboard/queries.ts';
 
@@ -58,6 +60,8 @@ export interface Report {
         latency: Latency;
         failures: LedgerRow[];
         reasons: { reason: string; rows: number }[];
+        /** The latest objects reconciliation sent to ingest again (their notification was lost). */
+        reconciled: ReconciledRow[];
       }
     | { error: string };
 }
@@ -163,18 +167,20 @@ async function readDatabase(
     throw new Error(
       'no database: set DATABASE_URL (on AWS the database is in a private VPC; use the CloudWatch dashboard)',
     );
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await client.connect();
+  // A small pool, not one client: the reads run side by side (one client would queue them).
+  const db = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5000, max: 3 });
+  db.on('error', (e) => console.error(`database: ${e.message}`));
   try {
-    const [counts, latency, failures, reasons] = await Promise.all([
-      readCounts(client),
-      readLatency(client),
-      readLatestObjects(client, { limit: 5, failedOnly: true }),
-      readRejectReasons(client),
+    const [counts, latency, failures, reasons, reconciled] = await Promise.all([
+      readCounts(db),
+      readLatency(db),
+      readLatestObjects(db, { limit: 5, failedOnly: true }),
+      readRejectReasons(db),
+      readLatestReconciled(db, 5),
     ]);
-    return { url: redactUrl(url), counts, latency, failures, reasons };
+    return { url: redactUrl(url), counts, latency, failures, reasons, reconciled };
   } finally {
-    await client.end();
+    await db.end();
   }
 }
 
@@ -196,9 +202,12 @@ export function formatReport(r: Report): string {
     lines.push(`database     unavailable: ${r.database.error}`);
     return lines.join('\n');
   }
-  const { counts: c, latency: l, failures, reasons } = r.database;
+  const { counts: c, latency: l, failures, reasons, reconciled } = r.database;
   lines.push(`database     ${r.database.url}`);
-  lines.push(`objects      ${n.format(c.objectsIngested)} ingested, ${n.format(c.objectsFailed)} failed`);
+  lines.push(
+    `objects      ${n.format(c.objectsIngested)} ingested, ${n.format(c.objectsFailed)} failed (${n.format(c.objectsBudgetFailed)} over the reject budget), ` +
+      `${n.format(c.objectsInProgress)} in progress, ${n.format(c.objectsMissing)} missing`,
+  );
   lines.push(
     `rows         ${n.format(c.rowsInserted)} inserted, ${n.format(c.rowsDuplicate)} duplicates, ${n.format(c.rowsRejected)} rejected`,
   );
@@ -212,5 +221,12 @@ export function formatReport(r: Report): string {
   );
   lines.push(`last errors  ${failures.length ? '' : 'none'}`);
   for (const f of failures) lines.push(`  ${f.ingestedAt}  s3://${f.bucket}/${f.key}  ${f.error ?? ''}`);
+  lines.push(
+    `reconciled   ${n.format(c.objectsReconciled)} objects whose notification was lost, sent to ingest again${reconciled.length ? '; latest:' : ''}`,
+  );
+  for (const x of reconciled)
+    lines.push(
+      `  ${x.reconciledAt}  s3://${x.bucket}/${x.key}  ${x.reason}, now ${x.status ?? 'not in the ledger yet'}`,
+    );
   return lines.join('\n');
 }

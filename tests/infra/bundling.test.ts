@@ -8,10 +8,10 @@ import { startPostgres } from './postgres.ts';
 import { type CfnResourceJson, functionId, type Synthesized, synthPipeline } from './synth.ts';
 
 const run = promisify(execFile);
-const FUNCTIONS = ['generator', 'ingest', 'migrate'] as const;
+const FUNCTIONS = ['generator', 'ingest', 'migrate', 'reconcile'] as const;
 
 /**
- * One full synth with real bundling: the local esbuild (never Docker) builds the three handlers.
+ * One full synth with real bundling: the local esbuild (never Docker) builds the four handlers.
  * Needs functions/generator and functions/ingest to exist; no network, no Docker.
  */
 describe('full synth with bundling', { timeout: 120_000 }, () => {

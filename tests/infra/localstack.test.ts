@@ -57,7 +57,8 @@ describe('LocalStack', () => {
       t.hasResourceProperties('AWS::S3::Bucket', {
         NotificationConfiguration: { QueueConfigurations: [{}, {}, {}] },
       });
-      t.resourceCountIs('AWS::Events::Rule', 1);
+      // The generator's schedule and reconciliation's.
+      t.resourceCountIs('AWS::Events::Rule', 2);
       t.resourceCountIs('AWS::Scheduler::Schedule', 0);
     } finally {
       synth.dispose();

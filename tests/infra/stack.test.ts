@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploySettings } from '../../infra/config.ts';
-import { topology, visibilityTimeoutSeconds } from '../../infra/topology.ts';
+import { reconcileStaleSeconds, topology, visibilityTimeoutSeconds } from '../../infra/topology.ts';
 import {
   type CfnResourceJson,
   functionEnv,
@@ -152,7 +152,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
   });
 
   describe('functions', () => {
-    it.each(['generator', 'ingest', 'migrate'] as const)(
+    it.each(['generator', 'ingest', 'migrate', 'reconcile'] as const)(
       '%s runs Node.js 24 on arm64 with its own log group',
       (name) => {
         const fn = template.toJSON().Resources[functionId(template, name)] as CfnResourceJson;
@@ -247,6 +247,97 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       expect(sends.flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)))).toContain(
         JSON.stringify({ 'Fn::GetAtt': [main, 'Arn'] }),
       );
+    });
+  });
+
+  describe('reconciliation', () => {
+    const policyOf = (name: 'reconcile') => {
+      const deps =
+        (template.toJSON().Resources[functionId(template, name)] as CfnResourceJson).DependsOn ?? [];
+      const id = deps.find((d) => d.startsWith('ReconcileServiceRoleDefaultPolicy')) as string;
+      return (template.toJSON().Resources[id] as CfnResourceJson).Properties as {
+        PolicyDocument: {
+          Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+        };
+      };
+    };
+
+    it('the reconcile function knows the bucket, its filter, the queue and its bounds, inside the VPC', () => {
+      const ingest = functionEnv(template, 'ingest');
+      expect(functionEnv(template, 'reconcile')).toMatchObject({
+        BUCKET_NAME: { Ref: onlyResource(template, 'AWS::S3::Bucket').id },
+        QUEUE_URL: { Ref: queueIds().main },
+        KEY_PREFIX: topology.notification.prefix,
+        KEY_SUFFIXES: topology.notification.suffixes.join(','),
+        RECONCILE_GRACE_SECONDS: String(topology.reconcile.graceSeconds),
+        RECONCILE_STALE_SECONDS: String(reconcileStaleSeconds()),
+        RECONCILE_MAX_OBJECTS: String(topology.reconcile.maxObjectsPerRun),
+        RECONCILE_MAX_NOTIFICATIONS: String(topology.reconcile.maxNotificationsPerRun),
+        DB_SECRET_ARN: ingest.DB_SECRET_ARN,
+        DB_HOST: ingest.DB_HOST,
+        DB_NAME: ingest.DB_NAME,
+      });
+      // Stale means twice the visibility timeout: no message about the object can still be pending.
+      expect(reconcileStaleSeconds()).toBe(2 * visibilityTimeoutSeconds());
+      const fn = template.toJSON().Resources[functionId(template, 'reconcile')] as CfnResourceJson;
+      expect(fn.Properties).toMatchObject({
+        Timeout: topology.reconcile.timeoutSeconds,
+        MemorySize: topology.reconcile.memoryMb,
+        VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionId(template, 'reconcile') },
+        MaximumRetryAttempts: 0,
+      });
+    });
+
+    it('may list the bucket under the prefix (never read objects) and send to the ingest queue only', () => {
+      const statements = policyOf('reconcile').PolicyDocument.Statement;
+      const actions = statements.flatMap((st) => [st.Action].flat());
+      expect(actions).toContain('s3:ListBucket');
+      expect(actions).toContain('sqs:SendMessage');
+      expect(actions).toContain('secretsmanager:GetSecretValue');
+      expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:ListBucket')).toEqual([]);
+      const list = statements.find((st) => [st.Action].flat().includes('s3:ListBucket'));
+      expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': [`${topology.notification.prefix}*`] } });
+      const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage'));
+      expect(sends.flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r)))).toEqual([
+        JSON.stringify({ 'Fn::GetAtt': [queueIds().main, 'Arn'] }),
+      ]);
+    });
+
+    it('runs from an enabled EventBridge rule at the topology rate, after the migration', () => {
+      const rate: number = topology.reconcile.rateMinutes;
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: `rate(${rate} ${rate === 1 ? 'minute' : 'minutes'})`,
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId(template, 'reconcile'), 'Arn'] } })],
+      });
+      const trigger = onlyResource(template, 'Custom::Trigger').id;
+      const fn = template.toJSON().Resources[functionId(template, 'reconcile')] as CfnResourceJson;
+      expect(fn.DependsOn).toContain(trigger);
+    });
+
+    it('alarms as soon as one object was reconciled, and when a run fails', () => {
+      const alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<string, CfnResourceJson>;
+      const alarm = (id: string) =>
+        Object.entries(alarms).find(([logicalId]) => logicalId.startsWith(id))?.[1].Properties;
+      expect(alarm('ObjectsReconciledAlarm')).toMatchObject({
+        MetricName: 'objectsReconciled',
+        Namespace: topology.observability.metricsNamespace,
+        Dimensions: [{ Name: 'service', Value: `${topology.observability.serviceName}-reconcile` }],
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(alarm('ReconcileErrorsAlarm')).toMatchObject({
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(template, 'reconcile') } }],
+        Threshold: 1,
+      });
     });
   });
 
@@ -386,6 +477,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
         'batchItemFailures',
         'ingestLatencyMs',
         'eventLagMs',
+        'objectsReconciled',
         'ApproximateNumberOfMessagesVisible',
         'ApproximateAgeOfOldestMessage',
       ]) {
@@ -403,6 +495,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
         'BucketName',
         'QueueUrl',
         'DeadLetterQueueUrl',
+        'ReconcileFunctionName',
         'DashboardUrl',
         'DatabaseEndpoint',
         'DatabaseProxyEndpoint',

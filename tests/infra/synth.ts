@@ -90,7 +90,10 @@ export function onlyResource(
 }
 
 /** The logical id of the function whose `POWERTOOLS_SERVICE_NAME` ends with `-<name>`. */
-export function functionId(template: Template, name: 'generator' | 'ingest' | 'migrate'): string {
+export function functionId(
+  template: Template,
+  name: 'generator' | 'ingest' | 'migrate' | 'reconcile',
+): string {
   const all = template.findResources('AWS::Lambda::Function') as Record<string, CfnResourceJson>;
   for (const [id, fn] of Object.entries(all)) {
     const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
@@ -104,7 +107,7 @@ export function functionId(template: Template, name: 'generator' | 'ingest' | 'm
 /** Environment variables of one of our functions. */
 export function functionEnv(
   template: Template,
-  name: 'generator' | 'ingest' | 'migrate',
+  name: 'generator' | 'ingest' | 'migrate' | 'reconcile',
 ): Record<string, unknown> {
   const fn = template.toJSON().Resources[functionId(template, name)] as CfnResourceJson;
   const environment = fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;

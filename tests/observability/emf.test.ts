@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -29,6 +32,8 @@ const METRICS = [
   'eventLagMs',
   'objectsFailed',
   'chunksCommitted',
+  'objectsReconciled',
+  'objectsListed',
 ];
 /** Metrics that only some runs raise: an object not there yet, one continued past a deadline. */
 const OCCASIONAL = ['objectsMissing', 'objectsContinued'];
@@ -48,15 +53,19 @@ let child: ChildProcess;
 let stdout = '';
 let stderr = '';
 let exited: Promise<number | null>;
+let dataDir: string;
 
 beforeAll(async () => {
   db = await freshDatabase({ migrate: false });
+  dataDir = await mkdtemp(path.join(tmpdir(), 'emf-test-'));
   child = spawn(
     process.execPath,
     [
       '--import',
       'tsx',
       'scripts/local/start.ts',
+      '--data-dir',
+      dataDir,
       '--port',
       '0',
       '--dashboard-port',
@@ -90,6 +99,7 @@ afterAll(async () => {
     await exited;
   }
   await db?.drop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** Every complete JSON line on stdout so far. */

@@ -72,6 +72,11 @@ it('prints queue depth, DLQ, the ledger counts and the last failed object, equal
   const truth = await db.pool.query<Record<string, number>>(
     `SELECT (SELECT count(*) FROM ingested_objects WHERE status = 'ingested')::int AS "objectsIngested",
             (SELECT count(*) FROM ingested_objects WHERE status = 'failed')::int AS "objectsFailed",
+            (SELECT count(*) FROM ingested_objects
+              WHERE status = 'failed' AND starts_with(error, 'reject_budget_exceeded'))::int AS "objectsBudgetFailed",
+            (SELECT count(*) FROM ingested_objects WHERE status = 'in_progress')::int AS "objectsInProgress",
+            (SELECT count(*) FROM ingested_objects WHERE status = 'missing')::int AS "objectsMissing",
+            (SELECT count(*) FROM reconciled_objects)::int AS "objectsReconciled",
             (SELECT count(*) FROM user_events)::int AS "rowsInserted",
             (SELECT coalesce(sum(rows_duplicate), 0) FROM ingested_objects)::int AS "rowsDuplicate",
             (SELECT count(*) FROM rejected_events)::int AS "rowsRejected"`,

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -17,15 +20,18 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 let db: TestDatabase;
 let child: ChildProcess | undefined;
+let dataDir: string;
 const out: string[] = [];
 const err: string[] = [];
 
 beforeAll(async () => {
   db = await freshDatabase({ migrate: false });
+  dataDir = await mkdtemp(path.join(tmpdir(), 'logs-test-'));
 });
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   await db?.drop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** Poll until `check` returns a value, or fail at the deadline with what was seen. */
@@ -67,6 +73,8 @@ it('npm start never logs the database password or URL, on success and error path
       '--import',
       'tsx',
       'scripts/local/start.ts',
+      '--data-dir',
+      dataDir,
       '--port',
       '0',
       '--dashboard-port',
@@ -126,11 +134,14 @@ it('npm start never logs the database password or URL, on success and error path
 
   const stdout = out.join('');
   const stderr = err.join('');
-  // Powertools writes INFO/DEBUG lines to stdout and WARN/ERROR lines to stderr.
-  const jsonLines = `${stdout}\n${stderr}`
+  // Every JSON line goes to stdout, WARN and ERROR included; stderr is for humans only.
+  expect(stderr.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+  const jsonLines = stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(jsonLines.some((l) => l.level === 'ERROR')).toBe(true);
+  expect(jsonLines.some((l) => l.level === 'WARN')).toBe(true);
   // The capture saw the functions' logs, the error paths included (else the search below proves nothing).
   expect(jsonLines.filter((l) => String(l.service).endsWith('-ingest')).length).toBeGreaterThan(5);
   expect(jsonLines.some((l) => l.message === 'poison message: not an S3 event')).toBe(true);

@@ -10,7 +10,9 @@ import {
 } from '../../functions/ingest/config.ts';
 import { handler as ingestHandler } from '../../functions/ingest/handler.ts';
 import { readMigrateConfig } from '../../functions/migrate/handler.ts';
-import { topology } from '../../infra/topology.ts';
+import { RECONCILE_DEFAULTS, readReconcileConfig } from '../../functions/reconcile/config.ts';
+import { handler as reconcileHandler } from '../../functions/reconcile/handler.ts';
+import { reconcileStaleSeconds, topology } from '../../infra/topology.ts';
 
 /**
  * Each function reads its configuration from the environment the CDK stack sets, and a wrong
@@ -113,6 +115,56 @@ describe('generator configuration', () => {
   });
 });
 
+describe('reconcile configuration', () => {
+  const required = { BUCKET_NAME: 'b', QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q' };
+
+  it('requires BUCKET_NAME and QUEUE_URL and defaults the rest to the topology', () => {
+    expect(RECONCILE_DEFAULTS).toEqual({
+      prefix: topology.notification.prefix,
+      suffixes: topology.notification.suffixes,
+      graceSeconds: topology.reconcile.graceSeconds,
+      staleSeconds: reconcileStaleSeconds(),
+      maxObjects: topology.reconcile.maxObjectsPerRun,
+      maxNotifications: topology.reconcile.maxNotificationsPerRun,
+    });
+    expect(readReconcileConfig({ ...required, AWS_REGION: 'eu-west-1' })).toEqual({
+      bucket: 'b',
+      queueUrl: required.QUEUE_URL,
+      prefix: 'events/',
+      suffixes: ['.csv', '.csv.gz', '.csv.zst'],
+      graceSeconds: 300,
+      staleSeconds: 722,
+      maxObjects: 50_000,
+      maxNotifications: 5_000,
+      region: 'eu-west-1',
+    });
+    expect(
+      readReconcileConfig({
+        ...required,
+        KEY_PREFIX: 'in/',
+        KEY_SUFFIXES: '.csv, .tsv',
+        RECONCILE_GRACE_SECONDS: '0',
+        RECONCILE_MAX_OBJECTS: '10',
+      }),
+    ).toMatchObject({ prefix: 'in/', suffixes: ['.csv', '.tsv'], graceSeconds: 0, maxObjects: 10 });
+    expect(() => readReconcileConfig({ QUEUE_URL: required.QUEUE_URL })).toThrow(/BUCKET_NAME is required/);
+    expect(() => readReconcileConfig({ BUCKET_NAME: 'b' })).toThrow(/QUEUE_URL is required/);
+  });
+
+  it('names a variable that is set wrong', () => {
+    expect(() => readReconcileConfig({ ...required, QUEUE_URL: 'queue' })).toThrow(
+      /QUEUE_URL must be an http/,
+    );
+    expect(() => readReconcileConfig({ ...required, KEY_SUFFIXES: ' , ' })).toThrow(/KEY_SUFFIXES/);
+    expect(() => readReconcileConfig({ ...required, RECONCILE_MAX_OBJECTS: '0' })).toThrow(
+      /RECONCILE_MAX_OBJECTS must be an integer ≥ 1/,
+    );
+    expect(() => readReconcileConfig({ ...required, RECONCILE_GRACE_SECONDS: '-1' })).toThrow(
+      /RECONCILE_GRACE_SECONDS/,
+    );
+  });
+});
+
 describe('migrate configuration', () => {
   it('finds sql/ and reads the connect deadline', () => {
     expect(readMigrateConfig({})).toEqual({
@@ -139,5 +191,7 @@ describe('the deployed entry points', () => {
     await expect(ingestHandler({ Records: [] } as SQSEvent, context)).rejects.toThrow(/DLQ_URL/);
     vi.stubEnv('DLQ_URL', 'also not a url');
     await expect(ingestHandler({ Records: [] } as SQSEvent, context)).rejects.toThrow(/also not a url/);
+    vi.stubEnv('QUEUE_URL', '');
+    await expect(reconcileHandler({} as ScheduledEvent, context)).rejects.toThrow(/QUEUE_URL is required/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeS3Key, parseMessageBody } from '../../functions/ingest/s3-event.ts';
+import { decodeS3Key, parseMessageBody, utcEventTime } from '../../functions/ingest/s3-event.ts';
 import { BadMessageError } from '../../functions/shared/errors.ts';
 import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { s3Notification } from '../helpers/factories.ts';
@@ -11,6 +11,32 @@ describe('S3 event parsing', () => {
       kind: 'objects',
       objects: [{ bucket: 'b', key: 'events/a b+cé.csv', etag: 'abc', size: 10 }],
     });
+  });
+
+  it("reads moto's notification: eventTime without an offset is UTC, / encoded as %2F, no sequencer", () => {
+    // Exactly what moto_server 5.2 sends to SQS for a PutObject of "events/2026/a b+c.csv".
+    const moto =
+      '{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-26T13:24:52.851865", "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "ingest-csv", "bucket": {"name": "bkt", "arn": "arn:aws:s3:::bkt"}, "object": {"key": "events%2F2026%2Fa+b%2Bc.csv", "size": 1, "eTag": "9dd4e461268c8034f5c8564e155c67a6"}}}]}';
+    // Away from UTC, a time without an offset would be read as local time.
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const parsed = parseMessageBody(moto);
+      expect(parsed).toMatchObject({
+        kind: 'objects',
+        objects: [
+          { bucket: 'bkt', key: 'events/2026/a b+c.csv', etag: '9dd4e461268c8034f5c8564e155c67a6', size: 1 },
+        ],
+      });
+      const time = parsed.kind === 'objects' ? parsed.objects[0]?.eventTime : undefined;
+      expect(Date.parse(time ?? '')).toBe(Date.UTC(2026, 10, 26, 13, 24, 52, 851));
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+    // A time that says its offset keeps it.
+    expect(utcEventTime('2026-11-26T13:24:52.851Z')).toBe('2026-11-26T13:24:52.851Z');
+    expect(utcEventTime('2026-11-26T13:24:52+02:00')).toBe('2026-11-26T13:24:52+02:00');
   });
 
   it('round-trips keys through encodeS3Key/decodeS3Key', () => {

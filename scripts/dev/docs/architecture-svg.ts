@@ -72,7 +72,20 @@ const boxes: Box[] = [
     title: `S3 bucket ${t.names.bucket}`,
     lines: [
       `${t.notification.prefix}YYYY/MM/DD/HH/*${t.notification.suffixes[0]}`,
-      'embedded: fauxqs + notification bridge',
+      'embedded: fauxqs (on disk) + bridge',
+    ],
+  },
+  {
+    id: 'reconcile',
+    x: 20,
+    y: 200,
+    w: 290,
+    h: 78,
+    kind: 'compute',
+    title: 'reconcile function',
+    lines: [
+      `every ${t.reconcile.rateMinutes} min (local: at start + every ${t.reconcile.localIntervalSeconds} s)`,
+      `bucket listing vs ledger, objects > ${t.reconcile.graceSeconds} s old`,
     ],
   },
   {
@@ -103,7 +116,7 @@ const boxes: Box[] = [
     x: 600,
     y: 370,
     w: 290,
-    h: 92,
+    h: 108,
     kind: 'compute',
     title: 'ingest function',
     lines: [
@@ -117,17 +130,22 @@ const boxes: Box[] = [
     x: 1000,
     y: 370,
     w: 220,
-    h: 92,
+    h: 108,
     kind: 'database',
     title: 'PostgreSQL',
-    lines: ['user_events · rejected_events', 'ingested_objects (ledger)', 'event_summary (view)'],
+    lines: [
+      'user_events · rejected_events',
+      'ingested_objects (ledger)',
+      'reconciled_objects',
+      'event_summary (view)',
+    ],
   },
   {
     id: 'logs',
     x: 20,
     y: 370,
     w: 330,
-    h: 92,
+    h: 108,
     kind: 'observe',
     title: 'stdout: JSON logs + EMF metrics',
     lines: [
@@ -158,6 +176,7 @@ const edges: Edge[] = [
     label: `ObjectCreated (${t.notification.prefix}*, suffix ${t.notification.suffixes.join(' ')})`,
   },
   { from: 'queue', to: 'dlq', sides: 'r-l', label: `after ${t.queue.maxReceiveCount} receives` },
+  { from: 'reconcile', to: 'queue', sides: 'r-l', label: 'lost notifications' },
   {
     from: 'queue',
     to: 'ingest',

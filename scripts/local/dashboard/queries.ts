@@ -10,20 +10,35 @@ import type pg from 'pg';
 /** Anything that can run a query: a pool or a client. */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
-/** Ledger totals: what has been committed, per the `ingested_objects` ledger. */
+/** Ledger totals: what has been committed, per the `ingested_objects` ledger, and what reconciliation sent. */
 export interface LedgerCounts {
   objectsIngested: number;
   objectsFailed: number;
+  /** Failed objects whose share of rejected rows was above the budget (`reject_budget_exceeded`). */
+  objectsBudgetFailed: number;
+  /** Partly committed objects (a large object between chunks, or one whose continuation is due). */
+  objectsInProgress: number;
+  /** Objects not in the bucket when their notification came (ingested if they appear later). */
+  objectsMissing: number;
+  /** Notifications sent by reconciliation (objects whose notification was lost), all time. */
+  objectsReconciled: number;
   rowsInserted: number;
   rowsDuplicate: number;
   rowsRejected: number;
 }
 
-/** Totals over the whole ledger (one row per object version: small next to the events). */
+/**
+ * Totals over the whole ledger (one row per object version: small next to the events), plus the
+ * count of reconciled objects (one row per notification reconciliation sent: rare by design).
+ */
 export async function readCounts(db: Queryable): Promise<LedgerCounts> {
   const { rows } = await db.query<Record<string, string>>(
     `SELECT count(*) FILTER (WHERE status = 'ingested') AS ingested,
             count(*) FILTER (WHERE status = 'failed') AS failed,
+            count(*) FILTER (WHERE status = 'failed' AND error LIKE 'reject\\_budget\\_exceeded%') AS budget,
+            count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+            count(*) FILTER (WHERE status = 'missing') AS missing,
+            (SELECT count(*) FROM reconciled_objects) AS reconciled,
             coalesce(sum(rows_inserted), 0) AS inserted,
             coalesce(sum(rows_duplicate), 0) AS duplicate,
             coalesce(sum(rows_rejected), 0) AS rejected
@@ -33,10 +48,48 @@ export async function readCounts(db: Queryable): Promise<LedgerCounts> {
   return {
     objectsIngested: Number(r.ingested ?? 0),
     objectsFailed: Number(r.failed ?? 0),
+    objectsBudgetFailed: Number(r.budget ?? 0),
+    objectsInProgress: Number(r.in_progress ?? 0),
+    objectsMissing: Number(r.missing ?? 0),
+    objectsReconciled: Number(r.reconciled ?? 0),
     rowsInserted: Number(r.inserted ?? 0),
     rowsDuplicate: Number(r.duplicate ?? 0),
     rowsRejected: Number(r.rejected ?? 0),
   };
+}
+
+/** One object reconciliation sent to ingest again, and what became of it. */
+export interface ReconciledRow {
+  bucket: string;
+  key: string;
+  reason: string;
+  reconciledAt: string;
+  /** The object's ledger status now (`null`: no ledger row yet). */
+  status: string | null;
+}
+
+/** The most recent notifications sent by reconciliation (a backward scan of its time index). */
+export async function readLatestReconciled(db: Queryable, limit = 10): Promise<ReconciledRow[]> {
+  const { rows } = await db.query<{
+    bucket: string;
+    key: string;
+    reason: string;
+    reconciled_at: Date;
+    status: string | null;
+  }>(
+    `SELECT r.bucket, r.key, r.reason, r.reconciled_at, l.status
+       FROM (SELECT * FROM reconciled_objects ORDER BY reconciled_at DESC, id DESC LIMIT $1) r
+       LEFT JOIN ingested_objects l ON l.bucket = r.bucket AND l.key = r.key AND l.etag = r.etag
+      ORDER BY r.reconciled_at DESC, r.id DESC`,
+    [limit],
+  );
+  return rows.map((r) => ({
+    bucket: r.bucket,
+    key: r.key,
+    reason: r.reason,
+    reconciledAt: r.reconciled_at.toISOString(),
+    status: r.status,
+  }));
 }
 
 /** Percentiles of one latency, in milliseconds; `null` when the window holds no rows. */

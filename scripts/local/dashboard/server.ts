@@ -9,9 +9,11 @@ import {
   type Latency,
   type LedgerRow,
   type Queryable,
+  type ReconciledRow,
   type RejectRow,
   readLatency,
   readLatestObjects,
+  readLatestReconciled,
   readLatestRejects,
   readRejectReasons,
   readSummary,
@@ -64,6 +66,8 @@ export interface Snapshot {
   rejects: RejectRow[];
   reasons: { reason: string; rows: number }[];
   summary: SummaryRow[];
+  /** The latest objects reconciliation sent to ingest again (their notification was lost). */
+  reconciled: ReconciledRow[];
   summaryHours: number;
   error: string | null;
 }
@@ -121,7 +125,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const samples: Sample[] = [];
   let current: Snapshot = emptySnapshot(sampleMs);
   let lastSlow = 0;
-  let slow = { reasons: current.reasons, summary: current.summary };
+  let slow = { reasons: current.reasons, summary: current.summary, reconciled: current.reconciled };
   let lastError: string | null = null;
 
   const tick = async () => {
@@ -136,11 +140,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         readLatestRejects(options.db, 10),
       ]);
       if (at - lastSlow >= slowEveryMs) {
-        const [reasons, summary] = await Promise.all([
+        const [reasons, summary, reconciled] = await Promise.all([
           readRejectReasons(options.db),
           readSummary(options.db, SUMMARY_HOURS),
+          readLatestReconciled(options.db, 10),
         ]);
-        slow = { reasons, summary };
+        slow = { reasons, summary, reconciled };
         lastSlow = at;
       }
       current = {
@@ -287,6 +292,7 @@ function emptySnapshot(sampleMs: number): Snapshot {
     rejects: [],
     reasons: [],
     summary: [],
+    reconciled: [],
     summaryHours: SUMMARY_HOURS,
     error: null,
   };

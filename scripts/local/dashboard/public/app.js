@@ -10,6 +10,10 @@
     'rowsDuplicate',
     'rowsRejected',
     'objectsFailed',
+    'objectsBudgetFailed',
+    'objectsInProgress',
+    'objectsMissing',
+    'objectsReconciled',
     'queueDepth',
     'inFlight',
     'dlqDepth',
@@ -149,6 +153,12 @@
       cell(tr, fmt.format(o.rowsRejected), 'num');
       cell(tr, ms(o.latencyMs), 'num');
       cell(tr, new Date(o.ingestedAt).toLocaleTimeString());
+    });
+    fillTable('reconciled', snap.reconciled || [], (tr, r) => {
+      cell(tr, r.key, 'key').title = r.key;
+      cell(tr, r.reason);
+      cell(tr, r.status || 'not in the ledger yet', `status-${r.status || 'none'}`);
+      cell(tr, new Date(r.reconciledAt).toLocaleTimeString());
     });
     fillTable('rejects', snap.rejects, (tr, r) => {
       cell(tr, `${r.key.split('/').pop()}:${r.line}`, 'key').title = r.key;
