@@ -15,7 +15,8 @@ import { PipelineFunction } from './constructs/function.ts';
 import { addMonitoring } from './constructs/monitoring.ts';
 import { acknowledgeFindings } from './constructs/nag.ts';
 import { addQueueNotifications } from './constructs/notifications.ts';
-import { reconcileStaleSeconds, topology, visibilityTimeoutSeconds } from './topology.ts';
+import { addReconcile } from './constructs/reconcile.ts';
+import { topology, visibilityTimeoutSeconds } from './topology.ts';
 
 /** Props of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -207,46 +208,12 @@ export class PipelineStack extends Stack {
       }),
     );
 
-    // Objects whose notification was lost (a purged queue, a notification configuration changed or
-    // briefly missing, S3's rare non-delivery) are found by listing the bucket and comparing it with
-    // the ledger, on a schedule; each one found is sent to the ingest queue as S3 would have.
-    this.reconcile = new PipelineFunction(this, 'Reconcile', {
-      name: 'reconcile',
+    this.reconcile = addReconcile(this, {
+      bucket: this.bucket,
+      queue: this.queue,
+      database,
       logRemovalPolicy: removal,
-      ...database.placement,
-      timeout: Duration.seconds(topology.reconcile.timeoutSeconds),
-      memorySize: topology.reconcile.memoryMb,
-      description: 'Sends the ingest queue a notification for every object whose notification was lost',
-      // A failed run is followed by the next scheduled one, which starts where the last one stopped.
-      retryAttempts: 0,
-      environment: {
-        ...database.environment,
-        BUCKET_NAME: this.bucket.bucketName,
-        QUEUE_URL: this.queue.queueUrl,
-        KEY_PREFIX: topology.notification.prefix,
-        KEY_SUFFIXES: topology.notification.suffixes.join(','),
-        RECONCILE_GRACE_SECONDS: String(topology.reconcile.graceSeconds),
-        RECONCILE_STALE_SECONDS: String(reconcileStaleSeconds()),
-        RECONCILE_MAX_OBJECTS: String(topology.reconcile.maxObjectsPerRun),
-        RECONCILE_MAX_NOTIFICATIONS: String(topology.reconcile.maxNotificationsPerRun),
-        DB_POOL_MAX: '1',
-        POWERTOOLS_SERVICE_NAME: `${service}-reconcile`,
-      },
-    });
-    database.grantConnect(this.reconcile);
-    // Listing only: it never reads an object's body.
-    this.reconcile.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${topology.notification.prefix}*`] } },
-      }),
-    );
-    this.queue.grantSendMessages(this.reconcile);
-    new events.Rule(this, 'ReconcileSchedule', {
-      description: `Reconciles the bucket with the ledger every ${topology.reconcile.rateMinutes} minute(s)`,
-      schedule: events.Schedule.rate(Duration.minutes(topology.reconcile.rateMinutes)),
-      targets: [new eventTargets.LambdaFunction(this.reconcile, { retryAttempts: 0 })],
+      serviceName: service,
     });
 
     // The schema exists before the first message is ingested: the trigger runs the migrate function

@@ -1,116 +1,25 @@
 import path from 'node:path';
-import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { ReconcileSummary } from '../../functions/reconcile/reconcile.ts';
 import { createPool, redactUrl } from '../../functions/shared/db.ts';
 import { loadMigrations, migrate } from '../../functions/shared/migrate.ts';
 import { ROOT } from '../../infra/paths.ts';
 import { reconcileStaleSeconds, topology } from '../../infra/topology.ts';
 import { type Dashboard, startDashboard } from './dashboard/server.ts';
-import { localDatabase, type ServerSetting } from './database.ts';
+import { localDatabase } from './database.ts';
 import { type EmbeddedEndpoint, startEmbeddedEndpoint } from './endpoint.ts';
-import {
-  databaseStartError,
-  endpointStartError,
-  oneLine,
-  portTaken,
-  StartAborted,
-  throwIfAborted,
-} from './errors.ts';
+import { databaseStartError, endpointStartError, portTaken, StartAborted, throwIfAborted } from './errors.ts';
 import { localFunctions } from './functions.ts';
 import { lambdaContext, scheduledEvent } from './lambda.ts';
 import { acquireDataDirLock } from './lock.ts';
 import { NotificationBridge } from './notifications.ts';
+import type { LocalPipeline, LocalPipelineOptions } from './pipeline.ts';
 import { SqsPoller } from './poller.ts';
-import {
-  configureBucketNotification,
-  ensureResources,
-  type LocalResources,
-  type ResourceOptions,
-} from './resources.ts';
-import { type PipelineStatus, readStatus } from './status.ts';
+import { scheduleReconcile } from './reconcile-timer.ts';
+import { configureBucketNotification, ensureResources } from './resources.ts';
+import { readStatus } from './status.ts';
 
-/** Everything the local runtime can be told; unset fields come from the topology. */
-export interface LocalPipelineOptions {
-  /** Use this S3+SQS endpoint (e.g. LocalStack) instead of starting the embedded one. */
-  endpointUrl?: string;
-  /** Port of the embedded endpoint (default 4566; 0 = any free port). */
-  port?: number;
-  /** Use this PostgreSQL instead of the embedded one. */
-  databaseUrl?: string;
-  /**
-   * The runtime's folder: the embedded PostgreSQL's cluster and credentials, the embedded endpoint's
-   * objects and queues, and the lock that keeps a second runtime off it. Default `.data/`. Without
-   * it and with `databaseUrl`, the embedded endpoint keeps everything in memory (tests).
-   */
-  dataDir?: string;
-  pgPort?: number;
-  /** Server parameters of the embedded PostgreSQL (see `DEFAULT_SERVER_SETTINGS`). */
-  pgSettings?: Readonly<Record<string, ServerSetting>>;
-  generator?: {
-    /** Milliseconds between generator invocations; 0 turns the schedule off. */
-    intervalMs?: number;
-    eventsPerObject?: number;
-    badRate?: number;
-    duplicateRate?: number;
-    seed?: number;
-  };
-  ingest?: {
-    batchSize?: number;
-    batchingWindowMs?: number;
-    concurrency?: number;
-    poolMax?: number;
-    /**
-     * The timeout of the ingest function's Lambda-like context (default the topology's): a smaller
-     * one makes a large object stop at its deadline and go on in a new invocation, as on AWS.
-     */
-    timeoutMs?: number;
-  };
-  reconcile?: {
-    /** Milliseconds between runs after the one at start; 0 turns reconciliation off. */
-    intervalMs?: number;
-    /** Only objects in the bucket at least this long are reconciled (seconds). */
-    graceSeconds?: number;
-  };
-  resources?: ResourceOptions;
-  /** Human-readable progress lines (not the JSON logs, which the handlers write to stdout). */
-  log?: (line: string) => void;
-  /**
-   * Serve the live dashboard on 127.0.0.1 at this port (0 = any free port). Off unless asked for:
-   * `npm start` asks for 8080 (falling back to a free port when it is taken); tests ask for 0.
-   */
-  dashboardPort?: number | false;
-  /** Lowest level of the functions' JSON logs; unset, `POWERTOOLS_LOG_LEVEL` (default INFO). */
-  logLevel?: LogLevel;
-  /** Aborting it during the start stops whatever was started, and the start rejects with `StartAborted`. */
-  signal?: AbortSignal;
-}
-
-/** A running local pipeline. */
-export interface LocalPipeline {
-  endpointUrl: string;
-  embeddedEndpoint: boolean;
-  databaseUrl: string;
-  embeddedDatabase: boolean;
-  resources: LocalResources;
-  poller: SqsPoller;
-  /** The dashboard's address (`http://127.0.0.1:PORT/`), when it was asked for. */
-  dashboardUrl?: string;
-  /** The runtime's folder, when it uses one (see {@link LocalPipelineOptions.dataDir}). */
-  dataDir?: string;
-  /** Invoke the generator handler once, as the schedule does. */
-  generateOnce(): Promise<{ key: string; events: number }>;
-  /** Invoke the reconcile handler once, as its timer does (waits for a run in progress first). */
-  reconcileOnce(): Promise<ReconcileSummary>;
-  /** Reconciliation runs so far and notifications they sent (also counted in `objectsReconciled`). */
-  reconciled: { runs: number; objects: number; last?: ReconcileSummary };
-  /** Stop the generator schedule (waiting for a run in progress); ingest goes on. */
-  stopSchedule(): Promise<void>;
-  status(): Promise<PipelineStatus>;
-  /** Stop the schedule and the poller (finishing batches in flight), then the endpoint and database. */
-  stop(): Promise<void>;
-}
+export type { LocalPipeline, LocalPipelineOptions };
 
 /**
  * Start the whole pipeline in this process: the embedded S3+SQS endpoint (unless `endpointUrl`),
@@ -348,69 +257,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     if (signal?.aborted && !(e instanceof StartAborted)) throw new StartAborted();
     throw e;
   }
-}
-
-/** The reconcile handler on a timer: once at start, then every `intervalMs` (0: never). */
-function scheduleReconcile(
-  handler: ReturnType<typeof localFunctions>['reconcile'],
-  options: { intervalMs: number; region: string; log: (line: string) => void },
-) {
-  const stats: LocalPipeline['reconciled'] = { runs: 0, objects: 0 };
-  let stopping = false;
-  let running: Promise<ReconcileSummary> | undefined;
-  const run = async (): Promise<ReconcileSummary> => {
-    const context = lambdaContext({
-      functionName: 'reconcile',
-      memoryMb: topology.reconcile.memoryMb,
-      timeoutMs: topology.reconcile.timeoutSeconds * 1000,
-      region: options.region,
-    });
-    // A stop cuts a run short at its next page, as a deadline would.
-    const remaining = context.getRemainingTimeInMillis;
-    context.getRemainingTimeInMillis = () => (stopping ? 0 : remaining());
-    const summary = await handler(scheduledEvent(options.region), context);
-    stats.runs++;
-    stats.objects += summary.reconciled;
-    stats.last = summary;
-    if (summary.reconciled > 0) {
-      const reasons = Object.entries(summary.byReason)
-        .filter(([, n]) => n > 0)
-        .map(([reason, n]) => `${n} ${reason}`);
-      options.log(
-        `reconcile: ${summary.reconciled} object(s) whose notification was lost sent to ingest again (${reasons.join(', ')})`,
-      );
-    }
-    return summary;
-  };
-  /** One run at a time: a run asked for while one is going waits for it, then runs. */
-  const runOnce = async (): Promise<ReconcileSummary> => {
-    while (running) await running.catch(() => {});
-    const current = run();
-    running = current;
-    try {
-      return await current;
-    } finally {
-      if (running === current) running = undefined;
-    }
-  };
-  const tick = () => {
-    if (stopping || running) return;
-    void runOnce().catch((e: unknown) => options.log(`reconcile: ${oneLine(e)}`));
-  };
-  let timer: NodeJS.Timeout | undefined;
-  if (options.intervalMs > 0) {
-    tick();
-    timer = setInterval(tick, options.intervalMs);
-  }
-  return {
-    stats,
-    runOnce,
-    stop: async () => {
-      stopping = true;
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
 }
 
 /** A queue URL of the embedded endpoint with its port set to `port`. */
