@@ -39,6 +39,9 @@ export class ObjectReader implements RecordSink {
   private carryBytes = 0;
   private atStart: boolean;
   private ended = false;
+  private scannerEnded = false;
+  /** Whole lines read but not given to the scanner yet, and whether they hold no NUL and no CR. */
+  private readonly pending: { bytes: Uint8Array; clean: boolean }[] = [];
   private clean = true;
   private chunk: Chunk | undefined;
   private maxTimeMs = 0;
@@ -76,7 +79,11 @@ export class ObjectReader implements RecordSink {
       if (this.carryBytes > this.maxRecordBytes) this.flushCarry();
       return;
     }
-    this.push(this.takeCarry(bytes.subarray(0, lastLf + 1)));
+    // The line carried from the last bytes is completed on its own (a small copy); the whole lines
+    // after it are queued where they lie, uncopied.
+    const firstLf = this.carryBytes > 0 ? bytes.indexOf(LF) : -1;
+    if (firstLf !== -1) this.enqueue(this.takeCarry(bytes.subarray(0, firstLf + 1)));
+    if (firstLf < lastLf) this.enqueue(bytes.subarray(firstLf + 1, lastLf + 1));
     if (lastLf + 1 < bytes.length) this.keep(bytes.subarray(lastLf + 1));
   }
 
@@ -84,8 +91,7 @@ export class ObjectReader implements RecordSink {
   end(): void {
     if (this.atStart) this.keep(this.skipBom(this.takeCarry(EMPTY)));
     this.ended = true;
-    if (this.carryBytes > 0) this.push(this.takeCarry(EMPTY));
-    this.scanner.end();
+    if (this.carryBytes > 0) this.enqueue(this.takeCarry(EMPTY));
   }
 
   private skipBom(bytes: Uint8Array): Uint8Array {
@@ -97,7 +103,7 @@ export class ObjectReader implements RecordSink {
 
   /** True when the object has been read to its end and every record handed over. */
   get done(): boolean {
-    return this.ended && this.scanner.drained;
+    return this.ended && this.pending.length === 0 && this.scanner.drained;
   }
 
   /** The position after the last record handed to a chunk. */
@@ -112,8 +118,20 @@ export class ObjectReader implements RecordSink {
   fill(chunk: Chunk, limit: number): boolean {
     this.chunk = chunk;
     this.maxTimeMs = this.now() + MAX_FUTURE_SKEW_MS;
+    const full = () => chunk.records >= limit;
     try {
-      return this.scanner.scan(this, () => chunk.records >= limit);
+      for (;;) {
+        if (this.scanner.scan(this, full)) return true;
+        // Scanned all it could: give the scanner the next queued bytes, or tell it the object ended.
+        const next = this.pending.shift();
+        if (next) {
+          this.clean = (this.scanner.drained || this.clean) && next.clean;
+          this.scanner.push(next.bytes);
+        } else if (this.ended && !this.scannerEnded) {
+          this.scannerEnded = true;
+          this.scanner.end();
+        } else return false;
+      }
     } finally {
       this.chunk = undefined;
     }
@@ -186,15 +204,14 @@ export class ObjectReader implements RecordSink {
     return this.columns;
   }
 
-  private push(bytes: Uint8Array): void {
+  /** Queue whole lines for the scanner; throws {@link BadObjectError} when they are not UTF-8. */
+  private enqueue(bytes: Uint8Array): void {
     if (!isUtf8(bytes))
       throw new BadObjectError(
         'invalid_utf8',
         'The object is not valid UTF-8; re-export it as UTF-8 and upload again',
       );
-    const clean = bytes.indexOf(0) === -1 && bytes.indexOf(13) === -1;
-    this.clean = (this.scanner.drained || this.clean) && clean;
-    this.scanner.push(bytes);
+    this.pending.push({ bytes, clean: bytes.indexOf(0) === -1 && bytes.indexOf(13) === -1 });
   }
 
   private keep(bytes: Uint8Array): void {
@@ -224,7 +241,7 @@ export class ObjectReader implements RecordSink {
     // Back up over UTF-8 continuation bytes (10xxxxxx) so no character is split.
     while (cut > 0 && ((all[cut - 1] as number) & 0xc0) === 0x80) cut--;
     if (cut > 0 && (all[cut - 1] as number) >= 0xc0) cut--;
-    this.push(all.subarray(0, cut));
+    this.enqueue(all.subarray(0, cut));
     this.keep(all.subarray(cut));
   }
 }
