@@ -223,9 +223,9 @@ let bundled: Promise<string> | undefined;
 /**
  * The worker as the deployed function runs: one ESM file bundled by esbuild with the settings of
  * the CDK functions (minified, names kept, node24), not TypeScript compiled on the fly. Built once
- * per run.
+ * per run. A profiled run bundles without minifying, so the profile names the functions.
  */
-function bundledWorker(): Promise<string> {
+function bundledWorker(profiled: boolean): Promise<string> {
   bundled ??= build({
     entryPoints: [WORKER],
     outfile: BUNDLED_WORKER,
@@ -237,7 +237,7 @@ function bundledWorker(): Promise<string> {
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
-    minify: true,
+    minify: !profiled,
     keepNames: true,
     sourcemap: true,
     external: ['pg-native'],
@@ -252,7 +252,8 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   const profile = options.profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, '--enable-source-maps']
     : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, await bundledWorker()], {
+  const worker = await bundledWorker(options.profileDir !== undefined);
+  const child: ChildProcess = spawn(process.execPath, [...profile, worker], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
