@@ -21,6 +21,11 @@ export interface GeneratorOptions {
   products?: number;
   /** Clock for event timestamps (ms). */
   clock?: () => number;
+  /**
+   * How event_ids are made: `v7` (the default) starts each id with its event time; `v4` is fully
+   * random, as many other producers' ids are (the bench uses it to measure that case).
+   */
+  eventIds?: 'v7' | 'v4';
 }
 
 /** One generated CSV object and what went into it (a manifest for tests and the chaos run). */
@@ -91,6 +96,27 @@ function uuid(rand: () => number): string {
   ].join('-');
 }
 
+/**
+ * A UUIDv7 (RFC 9562) for an event at `ms`: 48 bits of Unix time in milliseconds, then random bits
+ * from the PRNG. Ids that start with their time sort in about arrival order, so the primary key
+ * takes each new id at the right edge of its B-tree (a few hot pages) instead of on a random page of
+ * an index that outgrows memory as the table grows.
+ */
+function uuidV7(rand: () => number, ms: number): string {
+  const hi = Math.floor(ms / 65536) >>> 0;
+  const lo = ms & 0xffff;
+  const b = (rand() * 4294967296) >>> 0;
+  const c = (rand() * 4294967296) >>> 0;
+  const d = (rand() * 4294967296) >>> 0;
+  return [
+    hx(hi, 24) + hx(hi, 16) + hx(hi, 8) + hx(hi, 0),
+    hx(lo, 8) + hx(lo, 0),
+    `7${(HEX[(b >>> 8) & 0x0f] as string).slice(1)}${hx(b, 0)}`,
+    (HEX[0x80 | ((c >>> 24) & 0x3f)] as string) + hx(c, 16),
+    hx(c, 8) + hx(c, 0) + hx(d, 24) + hx(d, 16) + hx(d, 8) + hx(d, 0),
+  ].join('-');
+}
+
 /** Quote a CSV field when it needs it (RFC 4180). */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -140,6 +166,7 @@ export function createGenerator(options: GeneratorOptions = {}) {
   const clock = options.clock ?? Date.now;
   const badRate = options.badRate ?? 0;
   const duplicateRate = options.duplicateRate ?? 0;
+  const randomIds = options.eventIds === 'v4';
 
   const faker = new Faker({ locale: [en] });
   faker.seed(seed);
@@ -188,9 +215,10 @@ export function createGenerator(options: GeneratorOptions = {}) {
       pending = session()
         .map(([type, product]): Pending => {
           t += Math.floor(rand() * 4000);
+          const at = Math.min(t, now);
           const quantity = type === 'view' || type === 'wishlist' ? 1 : 1 + Math.floor(rand() * rand() * 4);
           const fields = [
-            uuid(rand),
+            randomIds ? uuid(rand) : uuidV7(rand, at),
             type,
             user,
             sessionId,
@@ -200,7 +228,7 @@ export function createGenerator(options: GeneratorOptions = {}) {
             product.price,
             String(quantity),
             device,
-            new Date(Math.min(t, now)).toISOString(),
+            new Date(at).toISOString(),
           ];
           return { fields, product };
         })

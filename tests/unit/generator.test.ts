@@ -55,6 +55,16 @@ describe('generator', () => {
     expect(second.validIds.length + second.bad + second.duplicates).toBe(1000);
   });
 
+  it('gives events UUIDv7 ids that start with their event time', () => {
+    const [, ...data] = rows(createGenerator({ seed: 7, clock: () => NOW }).batch(2000).csv);
+    for (const r of data) {
+      const id = r[0] as string;
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+      expect(ms).toBe(Date.parse(r[10] as string));
+    }
+  });
+
   it('puts objects under a date-partitioned key', () => {
     expect(objectKey('events/', new Date('2026-11-21T08:05:09.123Z'), 'abcd1234')).toBe(
       'events/2026/11/21/08/20261121T080509123Z-abcd1234.csv',
