@@ -98,6 +98,19 @@ export const topology = {
     timeoutSeconds: 60,
     memoryMb: 512,
   },
+  /**
+   * PostgreSQL write settings the project owns, for the RDS parameter group and the embedded server
+   * alike. Ingest writes in bursts of large transactions: a wider WAL budget and checkpoint spacing
+   * mean fewer checkpoints under load, and so fewer full-page images of the same pages written
+   * again into the WAL after each one. The embedded server's shared buffers are set here too (RDS
+   * sizes them from the instance class).
+   */
+  database: {
+    maxWalSizeMb: 4096,
+    checkpointTimeoutSeconds: 900,
+    checkpointCompletionTarget: 0.9,
+    embeddedSharedBuffersMb: 512,
+  },
   observability: {
     /** Powertools `POWERTOOLS_SERVICE_NAME` prefix and metrics namespace, identical everywhere. */
     serviceName: 'ecommerce-pipeline',

@@ -7,6 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IConstruct } from 'constructs';
 import { deploySettings, type PipelineConfig, removalPolicyOf } from '../config.ts';
+import { topology } from '../topology.ts';
 
 /**
  * PostgreSQL as the functions that talk to it (ingest, migrate) see it. Two implementations: the
@@ -126,8 +127,22 @@ export class Database extends Construct implements DatabaseAccess {
     });
     this.masterSecret.applyRemovalPolicy(removal);
 
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: Database.engineVersion });
+    // The topology's write settings (RDS takes max_wal_size in MB and checkpoint_timeout in seconds).
+    const { database } = topology;
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'Pipeline write settings: WAL budget and checkpoint spacing for bulk ingest',
+      parameters: {
+        max_wal_size: String(database.maxWalSizeMb),
+        checkpoint_timeout: String(database.checkpointTimeoutSeconds),
+        checkpoint_completion_target: String(database.checkpointCompletionTarget),
+      },
+    });
+
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
-      engine: rds.DatabaseInstanceEngine.postgres({ version: Database.engineVersion }),
+      engine,
+      parameterGroup,
       instanceType: new ec2.InstanceType(config.dbInstanceType),
       vpc: this.vpc,
       vpcSubnets: isolated,

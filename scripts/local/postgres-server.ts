@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { topology } from '../../infra/topology.ts';
 import { oneLine, portTaken, StartAborted, StartError } from './errors.ts';
 import { commandLine, isAlive } from './processes.ts';
 
@@ -34,13 +35,18 @@ export interface EmbeddedOptions {
 
 /**
  * The embedded server's parameters unless {@link EmbeddedOptions.settings} says otherwise: loopback
- * only, no Unix socket (the folder may be anywhere), and connections enough for the pollers, the
- * dashboard, tests and a psql or two.
+ * only, no Unix socket (the folder may be anywhere), connections enough for the pollers, the
+ * dashboard, tests and a psql or two, and the write settings of the topology (the same as the RDS
+ * parameter group's).
  */
 export const DEFAULT_SERVER_SETTINGS: Readonly<Record<string, ServerSetting>> = {
   listen_addresses: '127.0.0.1',
   unix_socket_directories: '',
   max_connections: 200,
+  shared_buffers: `${topology.database.embeddedSharedBuffersMb}MB`,
+  max_wal_size: `${topology.database.maxWalSizeMb}MB`,
+  checkpoint_timeout: `${topology.database.checkpointTimeoutSeconds}s`,
+  checkpoint_completion_target: topology.database.checkpointCompletionTarget,
 };
 
 /** The server's command-line flags: `-c name=value` for each setting. */

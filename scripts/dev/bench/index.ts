@@ -7,14 +7,17 @@
  * notification → SQS → Lambda-style poller → the ingest handler (in its own process) → PostgreSQL
  * (`DATABASE_URL`, a fresh database per repetition). Figures are medians over repetitions.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGenerator } from '../../../functions/generator/generate.ts';
 import { ROOT } from '../../../infra/paths.ts';
 import { topology } from '../../../infra/topology.ts';
+import { DEFAULT_SERVER_SETTINGS, startEmbeddedPostgres } from '../../local/database.ts';
+import { freePort } from '../chaos/harness.ts';
 import {
+  type BenchDatabase,
   type BenchEndpoint,
   benchEndpoint,
   copyBaseline,
@@ -30,7 +33,15 @@ import {
   templateDatabase,
   until,
 } from './harness.ts';
-import { type BenchResults, renderMarkdown, renderSvg, renderTable } from './report.ts';
+import {
+  type BenchResults,
+  renderMarkdown,
+  renderSvg,
+  renderTable,
+  type ScalingPoint,
+  type ScalingResults,
+} from './report.ts';
+import { dashboardQueryMs, type IdKind, prefill } from './scaling.ts';
 
 const HELP = `Usage: npm run bench -- [options]
   --quick                 small sizes (≤ 30 s), for CI; writes to .data/bench-quick/ unless told otherwise
@@ -46,6 +57,12 @@ const HELP = `Usage: npm run bench -- [options]
   --docs <dir>            where to write performance.md and performance.svg (default docs/)
   --render <results.json> only re-render performance.md and the chart from a results file
   --profile <dir>         write a CPU profile of every ingest worker there (node --cpu-prof)
+  --scaling               table-size scaling instead of the other figures: the end-to-end run on an
+                          empty user_events and on one prefilled with --prefill rows (default
+                          50000000), on the embedded PostgreSQL with the project's settings; writes
+                          bench/scaling.json, which the report reads
+  --prefill <rows>        rows to prefill for --scaling (implies --scaling)
+  --ids <v7|v4>           event_ids of the prefill and the files in --scaling (default v7, the generator's)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
 
@@ -63,6 +80,9 @@ const { values: args } = parseArgs({
     docs: { type: 'string' },
     profile: { type: 'string' },
     render: { type: 'string' },
+    scaling: { type: 'boolean', default: false },
+    prefill: { type: 'string' },
+    ids: { type: 'string', default: 'v7' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -99,6 +119,17 @@ const adminUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432
 const t0 = performance.now();
 const progress = (line: string) =>
   process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+
+/** The committed table-scaling results (v7, then v4 if present), for the report. */
+async function scalingResults(): Promise<ScalingResults[]> {
+  const out: ScalingResults[] = [];
+  for (const name of ['scaling.json', 'scaling-v4.json']) {
+    const file = path.join(ROOT, 'bench', name);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) out.push(JSON.parse(text) as ScalingResults);
+  }
+  return out;
+}
 
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(xs: number[]): number {
@@ -138,8 +169,9 @@ function makeFiles(
   rowsPerObject: number,
   rates: { badRate: number; duplicateRate: number },
   seed: number,
+  eventIds: 'v7' | 'v4' = 'v7',
 ): Files {
-  const gen = createGenerator({ seed, ...rates });
+  const gen = createGenerator({ seed, eventIds, ...rates });
   const buffers = Array.from({ length: count }, () => Buffer.from(gen.batch(rowsPerObject).csv, 'utf8'));
   return { buffers, rows: count * rowsPerObject };
 }
@@ -170,9 +202,9 @@ const WARMUP = makeFiles(1, 100, { badRate: 0, duplicateRate: 0 }, 7).buffers[0]
 async function endToEnd(
   ep: BenchEndpoint,
   files: Files,
-  options: { rate?: number; replay?: boolean; batchingWindowMs?: number },
+  options: { rate?: number; replay?: boolean; batchingWindowMs?: number; db?: BenchDatabase },
 ): Promise<RunResult> {
-  const db = await freshDatabase(adminUrl, template);
+  const db = options.db ?? (await freshDatabase(adminUrl, template));
   const lane = await ep.lane();
   const bucket = lane.resources.bucket;
   const worker = await startWorker({
@@ -274,7 +306,7 @@ async function endToEnd(
     if (stats.failed > 0)
       progress(`  note: ${stats.failed} records were retried (worker: ${worker.stderr().slice(-300)})`);
     await ep.empty(lane);
-    await db.drop();
+    if (!options.db) await db.drop();
   }
 }
 
@@ -566,7 +598,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     await mkdir(docsDir, { recursive: true });
     await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results));
+    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await scalingResults()));
     process.stdout.write(`${renderTable(results)}\n`);
     progress(
       `wrote ${path.relative(ROOT, resultsPath)}, ${path.relative(ROOT, path.join(docsDir, 'performance.md'))} and performance.svg`,
@@ -576,13 +608,109 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
   }
 }
 
+/**
+ * `--scaling`: the end-to-end run (clean files, the topology's batching and concurrency) on an empty
+ * `user_events` and on one prefilled with `prefillRows`, each on a database of its own on the
+ * embedded PostgreSQL with the project's settings; `reps` runs of different files on each, so the
+ * table grows by the run's rows each time (small next to the prefill). Then the dashboard's refresh
+ * queries are timed on each. Written to bench/scaling.json (or --results).
+ */
+async function scalingMain(prefillRows: number, ids: IdKind): Promise<void> {
+  const dataDir = path.join(ROOT, '.data', 'bench-scaling');
+  await rm(dataDir, { recursive: true, force: true });
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    database: 'postgres',
+    log: (line) => progress(`  postgres: ${line}`),
+  });
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const adminUrl = server.url;
+  const tpl = await templateDatabase(adminUrl);
+  const ep = await benchEndpoint();
+  const sizes = [0, prefillRows];
+  const out: ScalingPoint[] = [];
+  try {
+    const postgres = await serverVersion(adminUrl);
+    const filesPerRep = Array.from({ length: config.reps }, (_, r) =>
+      makeFiles(config.objects, config.rowsPerObject, { badRate: 0, duplicateRate: 0 }, 100 + r, ids),
+    );
+    for (const rows of sizes) {
+      const db = await freshDatabase(adminUrl, tpl.name);
+      try {
+        progress(`table scaling: ${fmt(rows)} rows prefilled (${ids} ids)`);
+        const filled = rows > 0 ? await prefill(db.pool, rows, ids, progress) : undefined;
+        if (filled)
+          progress(
+            `  prefilled in ${filled.seconds.toFixed(0)} s: table ${fmt(filled.tableMb)} MB, primary key ${fmt(filled.primaryKeyMb)} MB`,
+          );
+        const runs: number[] = [];
+        for (const files of filesPerRep) {
+          const run = await endToEnd(ep, files, { db });
+          runs.push(run.rowsPerSec);
+          progress(`  end-to-end on ${fmt(rows)} rows: ${fmt(run.rowsPerSec)} rows/s`);
+        }
+        const dashboardMs = await dashboardQueryMs(db.pool);
+        progress(`  dashboard refresh: ${dashboardMs.toFixed(1)} ms`);
+        out.push({
+          prefillRows: rows,
+          endToEndRowsPerSec: median(runs),
+          runs,
+          dashboardQueryMs: dashboardMs,
+          ...(filled
+            ? { prefillSeconds: filled.seconds, tableMb: filled.tableMb, primaryKeyMb: filled.primaryKeyMb }
+            : {}),
+        });
+      } finally {
+        await db.drop();
+      }
+    }
+    const [empty, full] = [out[0] as ScalingPoint, out[out.length - 1] as ScalingPoint];
+    const results: ScalingResults = {
+      ids,
+      tableScaling: out,
+      tableScalingRatio: full.endToEndRowsPerSec / empty.endToEndRowsPerSec,
+      dashboardQueryMs: { empty: empty.dashboardQueryMs, full: full.dashboardQueryMs },
+      dashboardQueryRatio: full.dashboardQueryMs / empty.dashboardQueryMs,
+      serverSettings: DEFAULT_SERVER_SETTINGS,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        memGb: os.totalmem() / 2 ** 30,
+        node: process.version,
+        postgres,
+        loadAverageAtStart: loadBefore,
+      },
+      config: { reps: config.reps, objects: config.objects, rowsPerObject: config.rowsPerObject },
+      totalSeconds: (performance.now() - t0) / 1000,
+      at: new Date().toISOString(),
+    };
+    const file = path.resolve(
+      args.results ?? path.join(ROOT, 'bench', ids === 'v7' ? 'scaling.json' : `scaling-${ids}.json`),
+    );
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    progress(
+      `table scaling: ${fmt(full.endToEndRowsPerSec)} rows/s at ${fmt(full.prefillRows)} rows vs ${fmt(empty.endToEndRowsPerSec)} at 0 (${results.tableScalingRatio.toFixed(2)} ×); dashboard ${full.dashboardQueryMs.toFixed(1)} vs ${empty.dashboardQueryMs.toFixed(1)} ms; wrote ${path.relative(ROOT, file)}`,
+    );
+  } finally {
+    await ep.stop();
+    await tpl.drop().catch(() => {});
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 if (args.render) {
   // Re-render the report from a results file (e.g. after editing the report's text), no measuring.
   const results = JSON.parse(await readFile(path.resolve(args.render), 'utf8')) as BenchResults;
   await mkdir(docsDir, { recursive: true });
   await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results));
+  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await scalingResults()));
   process.stdout.write(`${renderTable(results)}\n`);
+} else if (args.scaling || args.prefill !== undefined) {
+  if (args.ids !== 'v7' && args.ids !== 'v4') throw new Error('--ids must be v7 or v4');
+  await scalingMain(num(args.prefill, quick ? 200_000 : 50_000_000), args.ids);
 } else {
   await main();
 }

@@ -54,6 +54,72 @@ export interface BenchResults {
   at: string;
 }
 
+/** One size of `user_events` in the table-scaling run. */
+export interface ScalingPoint {
+  /** Rows in user_events before the first end-to-end run. */
+  prefillRows: number;
+  /** Median over the repetitions (each adds the run's rows to the table). */
+  endToEndRowsPerSec: number;
+  runs: number[];
+  /** Median time of one dashboard refresh (all its queries, one after the other). */
+  dashboardQueryMs: number;
+  prefillSeconds?: number;
+  tableMb?: number;
+  primaryKeyMb?: number;
+}
+
+/** `bench/scaling.json` (`npm run bench -- --scaling`): the end-to-end run on an empty and a full table. */
+export interface ScalingResults {
+  /** How the event_ids of the prefill and the files were made. */
+  ids: 'v7' | 'v4';
+  tableScaling: ScalingPoint[];
+  /** rows/s on the largest table ÷ rows/s on the empty one. */
+  tableScalingRatio: number;
+  dashboardQueryMs: { empty: number; full: number };
+  dashboardQueryRatio: number;
+  /** The embedded server's settings the run used (the project's). */
+  serverSettings: Readonly<Record<string, string | number | boolean>>;
+  machine: BenchResults['machine'];
+  config: Record<string, number>;
+  totalSeconds: number;
+  at: string;
+}
+
+/** The table-scaling section of `docs/performance.md`, from the committed scaling results. */
+export function renderScaling(runs: readonly ScalingResults[]): string {
+  if (runs.length === 0)
+    return '## Table size\n\nNo table-scaling results (`npm run bench -- --scaling` writes `bench/scaling.json`).\n';
+  const lines = runs.flatMap((x) =>
+    x.tableScaling.map(
+      (p) =>
+        `| ${x.ids} | ${int(p.prefillRows)} | ${p.tableMb === undefined ? '—' : `${int(p.tableMb)} MB / ${int(p.primaryKeyMb ?? 0)} MB`} | ${int(p.endToEndRowsPerSec)} (${p.runs.map(int).join(', ')}) | ${p.dashboardQueryMs.toFixed(1)} ms |`,
+    ),
+  );
+  const summary = runs
+    .map(
+      (x) =>
+        `- **${x.ids} ids:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows (\`tableScaling50M\`, target ≥ 0.8); dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×, target ≤ 2 ×). Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
+    )
+    .join('\n');
+  const settings = Object.entries((runs[0] as ScalingResults).serverSettings)
+    .filter(([k]) => !['listen_addresses', 'unix_socket_directories'].includes(k))
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ');
+  return `## Table size
+
+\`npm run bench -- --scaling\` runs the end-to-end measurement (the same clean files, batching and concurrency as
+above; ${(runs[0] as ScalingResults).config.reps} runs of different files) on an empty \`user_events\` and on one
+prefilled with past events (set-based SQL, indexes built after, then VACUUM ANALYZE), on the embedded PostgreSQL
+with the project's settings (${settings}). Raw figures: [\`bench/scaling.json\`](../bench/scaling.json)${runs.length > 1 ? ' and the v4 run beside it' : ''}.
+
+| ids | rows before | table / primary key | end-to-end rows/s (runs) | dashboard refresh |
+| --- | --- | --- | --- | --- |
+${lines.join('\n')}
+
+${summary}
+`;
+}
+
 /** One object much larger than a chunk, ingested through the real path. */
 export interface LargeObject {
   rows: number;
@@ -302,7 +368,7 @@ export function renderSvg(r: BenchResults): string {
 const na = (n: number, text: string) => (measured(n) ? text : 'not measured');
 
 /** `docs/performance.md`, generated from the results; the explanations are in {@link narrative}. */
-export function renderMarkdown(r: BenchResults): string {
+export function renderMarkdown(r: BenchResults, scaling: readonly ScalingResults[] = []): string {
   const m = r.machine;
   return `# Performance
 
@@ -323,7 +389,8 @@ ${markdownTable(r)}
 
 ${markdownTargets(r)}
 
-${narrative(r)}`;
+${narrative(r)}
+${renderScaling(scaling)}`;
 }
 
 /** The parts of the report that explain the numbers (how it was measured, the path, limits). */
