@@ -410,6 +410,19 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       template.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 1);
     });
 
+    it('uses a parameter group with the topology\'s write settings', () => {
+      const { id, resource } = onlyResource(template, 'AWS::RDS::DBParameterGroup');
+      expect(resource.Properties).toMatchObject({
+        Family: 'postgres17',
+        Parameters: {
+          max_wal_size: String(topology.database.maxWalSizeMb),
+          checkpoint_timeout: String(topology.database.checkpointTimeoutSeconds),
+          checkpoint_completion_target: String(topology.database.checkpointCompletionTarget),
+        },
+      });
+      template.hasResourceProperties('AWS::RDS::DBInstance', { DBParameterGroupName: { Ref: id } });
+    });
+
     it('sits behind an RDS Proxy that requires TLS', () => {
       template.hasResourceProperties('AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL', RequireTLS: true });
     });

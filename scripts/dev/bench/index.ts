@@ -41,7 +41,7 @@ import {
   type ScalingPoint,
   type ScalingResults,
 } from './report.ts';
-import { dashboardQueryMs, type IdKind, prefill } from './scaling.ts';
+import { dashboardQueryMs, type IdKind, prefill, useIndexesBefore } from './scaling.ts';
 
 const HELP = `Usage: npm run bench -- [options]
   --quick                 small sizes (≤ 30 s), for CI; writes to .data/bench-quick/ unless told otherwise
@@ -63,6 +63,8 @@ const HELP = `Usage: npm run bench -- [options]
                           bench/scaling.json, which the report reads
   --prefill <rows>        rows to prefill for --scaling (implies --scaling)
   --ids <v7|v4>           event_ids of the prefill and the files in --scaling (default v7, the generator's)
+  --indexes <now|before>  --scaling with the schema's indexes, or with the three secondary B-trees user_events
+                          had before sql/0005 (to measure what the change bought)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
 
@@ -83,6 +85,7 @@ const { values: args } = parseArgs({
     scaling: { type: 'boolean', default: false },
     prefill: { type: 'string' },
     ids: { type: 'string', default: 'v7' },
+    indexes: { type: 'string', default: 'now' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -123,7 +126,7 @@ const progress = (line: string) =>
 /** The committed table-scaling results (v7, then v4 if present), for the report. */
 async function scalingResults(): Promise<ScalingResults[]> {
   const out: ScalingResults[] = [];
-  for (const name of ['scaling.json', 'scaling-v4.json']) {
+  for (const name of ['scaling.json', 'scaling-v4.json', 'scaling-v4-indexes-before.json']) {
     const file = path.join(ROOT, 'bench', name);
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text !== undefined) out.push(JSON.parse(text) as ScalingResults);
@@ -615,7 +618,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
  * table grows by the run's rows each time (small next to the prefill). Then the dashboard's refresh
  * queries are timed on each. Written to bench/scaling.json (or --results).
  */
-async function scalingMain(prefillRows: number, ids: IdKind): Promise<void> {
+async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: boolean): Promise<void> {
   const dataDir = path.join(ROOT, '.data', 'bench-scaling');
   await rm(dataDir, { recursive: true, force: true });
   const server = await startEmbeddedPostgres({
@@ -638,7 +641,10 @@ async function scalingMain(prefillRows: number, ids: IdKind): Promise<void> {
     for (const rows of sizes) {
       const db = await freshDatabase(adminUrl, tpl.name);
       try {
-        progress(`table scaling: ${fmt(rows)} rows prefilled (${ids} ids)`);
+        if (indexesBefore) await useIndexesBefore(db.pool);
+        progress(
+          `table scaling: ${fmt(rows)} rows prefilled (${ids} ids${indexesBefore ? ', indexes as before' : ''})`,
+        );
         const filled = rows > 0 ? await prefill(db.pool, rows, ids, progress) : undefined;
         if (filled)
           progress(
@@ -668,6 +674,7 @@ async function scalingMain(prefillRows: number, ids: IdKind): Promise<void> {
     const [empty, full] = [out[0] as ScalingPoint, out[out.length - 1] as ScalingPoint];
     const results: ScalingResults = {
       ids,
+      indexes: indexesBefore ? 'before' : 'now',
       tableScaling: out,
       tableScalingRatio: full.endToEndRowsPerSec / empty.endToEndRowsPerSec,
       dashboardQueryMs: { empty: empty.dashboardQueryMs, full: full.dashboardQueryMs },
@@ -710,7 +717,8 @@ if (args.render) {
   process.stdout.write(`${renderTable(results)}\n`);
 } else if (args.scaling || args.prefill !== undefined) {
   if (args.ids !== 'v7' && args.ids !== 'v4') throw new Error('--ids must be v7 or v4');
-  await scalingMain(num(args.prefill, quick ? 200_000 : 50_000_000), args.ids);
+  if (args.indexes !== 'now' && args.indexes !== 'before') throw new Error('--indexes must be now or before');
+  await scalingMain(num(args.prefill, quick ? 200_000 : 50_000_000), args.ids, args.indexes === 'before');
 } else {
   await main();
 }

@@ -72,6 +72,8 @@ export interface ScalingPoint {
 export interface ScalingResults {
   /** How the event_ids of the prefill and the files were made. */
   ids: 'v7' | 'v4';
+  /** The schema's indexes, or the three secondary B-trees of before `sql/0005` (absent: now). */
+  indexes?: 'now' | 'before';
   tableScaling: ScalingPoint[];
   /** rows/s on the largest table ÷ rows/s on the empty one. */
   tableScalingRatio: number;
@@ -85,6 +87,11 @@ export interface ScalingResults {
   at: string;
 }
 
+/** "v7 ids, PK + BRIN" or "v4 ids, 3 B-trees (before)": what a scaling run measured. */
+function variantName(x: ScalingResults): string {
+  return `${x.ids} ids, ${x.indexes === 'before' ? 'PK + 3 B-trees (before 0005)' : 'PK + BRIN'}`;
+}
+
 /** The table-scaling section of `docs/performance.md`, from the committed scaling results. */
 export function renderScaling(runs: readonly ScalingResults[]): string {
   if (runs.length === 0)
@@ -92,13 +99,13 @@ export function renderScaling(runs: readonly ScalingResults[]): string {
   const lines = runs.flatMap((x) =>
     x.tableScaling.map(
       (p) =>
-        `| ${x.ids} | ${int(p.prefillRows)} | ${p.tableMb === undefined ? '—' : `${int(p.tableMb)} MB / ${int(p.primaryKeyMb ?? 0)} MB`} | ${int(p.endToEndRowsPerSec)} (${p.runs.map(int).join(', ')}) | ${p.dashboardQueryMs.toFixed(1)} ms |`,
+        `| ${variantName(x)} | ${int(p.prefillRows)} | ${p.tableMb === undefined ? '—' : `${int(p.tableMb)} MB / ${int(p.primaryKeyMb ?? 0)} MB`} | ${int(p.endToEndRowsPerSec)} (${p.runs.map(int).join(', ')}) | ${p.dashboardQueryMs.toFixed(1)} ms |`,
     ),
   );
   const summary = runs
     .map(
       (x) =>
-        `- **${x.ids} ids:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows (\`tableScaling50M\`, target ≥ 0.8); dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×, target ≤ 2 ×). Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
+        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows (\`tableScaling50M\`, target ≥ 0.8); dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×, target ≤ 2 ×). Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
     )
     .join('\n');
   const settings = Object.entries((runs[0] as ScalingResults).serverSettings)
@@ -112,7 +119,7 @@ above; ${(runs[0] as ScalingResults).config.reps} runs of different files) on an
 prefilled with past events (set-based SQL, indexes built after, then VACUUM ANALYZE), on the embedded PostgreSQL
 with the project's settings (${settings}). Raw figures: [\`bench/scaling.json\`](../bench/scaling.json)${runs.length > 1 ? ' and the v4 run beside it' : ''}.
 
-| ids | rows before | table / primary key | end-to-end rows/s (runs) | dashboard refresh |
+| ids, indexes | rows before | table / primary key | end-to-end rows/s (runs) | dashboard refresh |
 | --- | --- | --- | --- | --- |
 ${lines.join('\n')}
 
@@ -401,7 +408,8 @@ export function narrative(r: BenchResults): string {
 - **Files:** ${r.config.objects} CSV objects of ${int(Number(r.config.rowsPerObject))} rows (the generator's default
   object size), generated before any timing.
 - **COPY baseline (the limit):** the same files, \`COPY … FROM STDIN (FORMAT csv, HEADER)\` into an empty table
-  identical to \`user_events\` (\`LIKE … INCLUDING ALL\`: same primary key, checks and secondary indexes), one
+  identical to \`user_events\` (\`LIKE … INCLUDING ALL\`: same primary key, BRIN index and checks; no triggers, so
+  no rollup or totals to maintain), one
   connection per core, each copying its share of the files one after another, in autocommit. No validation, no
   idempotency, no S3, no queue.
 - **End-to-end:** a fresh database (copied from a migrated template), bucket and queue per repetition. The ingest

@@ -24,6 +24,17 @@ import {
 /** How the prefilled event_ids are made: like the generator's (time-ordered) or fully random. */
 export type IdKind = 'v7' | 'v4';
 
+/**
+ * The secondary indexes `user_events` had before `sql/0005_flat_cost.sql`, for measuring what that
+ * change bought (`--indexes before`): B-trees on time, on (user, time) and on (type, time).
+ */
+export async function useIndexesBefore(pool: pg.Pool): Promise<void> {
+  await pool.query(`DROP INDEX user_events_event_timestamp_brin;
+    CREATE INDEX user_events_event_timestamp_idx ON user_events (event_timestamp);
+    CREATE INDEX user_events_user_id_idx ON user_events (user_id, event_timestamp);
+    CREATE INDEX user_events_type_time_idx ON user_events (event_type, event_timestamp);`);
+}
+
 /** What a prefill did. */
 export interface Prefill {
   rows: number;
@@ -87,10 +98,15 @@ export async function prefill(
   const started = performance.now();
   const endMs = Date.now() - 3_600_000;
   const startMs = endMs - 60 * 86_400_000;
+  // Every index but the primary key is dropped for the fill and built again after from its definition.
+  const { rows: indexes } = await pool.query<{ name: string; definition: string }>(
+    `SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+      WHERE schemaname = current_schema() AND tablename = 'user_events' AND indexname <> 'user_events_pkey'`,
+  );
   await pool.query(`ALTER TABLE user_events DISABLE TRIGGER USER;
                     ALTER TABLE ingested_objects DISABLE TRIGGER USER;
-                    ALTER TABLE user_events DROP CONSTRAINT user_events_pkey;
-                    DROP INDEX user_events_event_timestamp_brin;`);
+                    ALTER TABLE user_events DROP CONSTRAINT user_events_pkey;`);
+  for (const index of indexes) await pool.query(`DROP INDEX ${index.name}`);
   const STEP = 1_000_000;
   let next = 0;
   let done = 0;
@@ -119,13 +135,14 @@ export async function prefill(
                FROM generate_series(0, $4::bigint - 1) AS k) AS o`,
     [rows, startMs, endMs, objects],
   );
-  progress(`  prefill: building the primary key and BRIN index, the rollup and totals`);
+  progress(
+    `  prefill: building the primary key and ${indexes.map((i) => i.name).join(', ')}; the rollup and totals`,
+  );
   const client = await pool.connect();
   try {
     await client.query(`SET maintenance_work_mem = '1GB'`);
     await client.query('ALTER TABLE user_events ADD PRIMARY KEY (event_id)');
-    await client.query(`CREATE INDEX user_events_event_timestamp_brin ON user_events USING brin (event_timestamp)
-                          WITH (autosummarize = on)`);
+    for (const index of indexes) await client.query(index.definition);
   } finally {
     client.release();
   }
