@@ -30,6 +30,7 @@ import {
   templateDatabase,
   until,
 } from './harness.ts';
+import { pgloaderPeer } from './pgloader.ts';
 import { type BenchResults, renderMarkdown, renderSvg, renderTable } from './report.ts';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -46,6 +47,7 @@ const HELP = `Usage: npm run bench -- [options]
   --docs <dir>            where to write performance.md and performance.svg (default docs/)
   --render <results.json> only re-render performance.md and the chart from a results file
   --profile <dir>         write a CPU profile of every ingest worker there (node --cpu-prof)
+  --peers, --no-peers     load the same files with pgloader too, when installed (default on; off under --quick)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
 
@@ -64,7 +66,9 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     render: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
+    peers: { type: 'boolean' },
   },
+  allowNegative: true,
 });
 if (args.help) {
   console.log(HELP);
@@ -433,6 +437,13 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     );
   }
 
+  const peers = {
+    pgloader:
+      (args.peers ?? !quick)
+        ? await pgloaderPeer(adminUrl, clean, { reps, template, workers: config.concurrency, progress })
+        : { absent: `not run (${quick ? '--quick without --peers' : '--no-peers'})` },
+  };
+
   const ep = await benchEndpoint();
   try {
     const e2eRuns: RunResult[] = [];
@@ -541,6 +552,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
         rowsPerSecRatio: scaled.rowsPerSec / large.rowsPerSec,
       },
       generatorEventsPerSec: median(generatorRuns),
+      peers,
       machine: {
         cpus: cores,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
