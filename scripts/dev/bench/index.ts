@@ -33,6 +33,7 @@ import {
   templateDatabase,
   until,
 } from './harness.ts';
+import { pgloaderPeer } from './pgloader.ts';
 import {
   type BenchResults,
   renderMarkdown,
@@ -65,6 +66,7 @@ const HELP = `Usage: npm run bench -- [options]
   --ids <v7|v4>           event_ids of the prefill and the files in --scaling (default v7, the generator's)
   --indexes <now|before>  --scaling with the schema's indexes, or with the three secondary B-trees user_events
                           had before sql/0005 (to measure what the change bought)
+  --peers, --no-peers     load the same files with pgloader too, when installed (default on; off under --quick)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
 
@@ -87,7 +89,9 @@ const { values: args } = parseArgs({
     ids: { type: 'string', default: 'v7' },
     indexes: { type: 'string', default: 'now' },
     help: { type: 'boolean', short: 'h' },
+    peers: { type: 'boolean' },
   },
+  allowNegative: true,
 });
 if (args.help) {
   console.log(HELP);
@@ -468,6 +472,13 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     );
   }
 
+  const peers = {
+    pgloader:
+      (args.peers ?? !quick)
+        ? await pgloaderPeer(adminUrl, clean, { reps, template, workers: config.concurrency, progress })
+        : { absent: `not run (${quick ? '--quick without --peers' : '--no-peers'})` },
+  };
+
   const ep = await benchEndpoint();
   try {
     const e2eRuns: RunResult[] = [];
@@ -576,6 +587,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
         rowsPerSecRatio: scaled.rowsPerSec / large.rowsPerSec,
       },
       generatorEventsPerSec: median(generatorRuns),
+      peers,
       machine: {
         cpus: cores,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',

@@ -2,6 +2,7 @@
  * Rendering of the benchmark's results: the console table, `docs/performance.md` and the SVG chart
  * it embeds. Pure functions of {@link BenchResults}, so the report always shows the run's numbers.
  */
+import { measuredPeer, type PgloaderResult } from './pgloader.ts';
 
 /** Percentiles in milliseconds. */
 export interface Percentiles {
@@ -40,6 +41,8 @@ export interface BenchResults {
     rowsPerSecRatio: number;
   };
   generatorEventsPerSec: number;
+  /** Other loaders run on the same files; absent from results written before peers were measured. */
+  peers?: { pgloader: PgloaderResult };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -218,6 +221,7 @@ function rows(r: BenchResults): [string, string][] {
       `${int(r.endToEndRowsPerSec)} rows/s · ${r.endToEndObjectsPerSec.toFixed(1)} objects/s`,
     ],
     ['end-to-end / COPY', `${r.ratioToCopy.toFixed(2)}`],
+    ...peerRows(r),
     ...(r.cpuUsPerRowAtMaxRate
       ? [
           [
@@ -248,6 +252,19 @@ function rows(r: BenchResults): [string, string][] {
       `${o.seconds.toFixed(1)} s · ${int(o.rowsPerSec)} rows/s · ${int(o.chunks)} chunks · ${int(o.continuations)} continuations · peak RSS ${int(o.peakRssMb)} MB`,
     ]),
     ['generator', `${int(r.generatorEventsPerSec)} events/s`],
+  ];
+}
+
+/** The pgloader peer's row: its figure and ours against it, or why it has none. */
+function peerRows(r: BenchResults): [string, string][] {
+  const p = r.peers?.pgloader;
+  if (p === undefined) return [];
+  if (!measuredPeer(p)) return [['pgloader (peer, same files)', `not measured: ${p.absent}`]];
+  return [
+    [
+      `pgloader ${p.version} (peer, same files, ${p.workers} workers, its defaults otherwise)`,
+      `${int(p.rowsPerSec)} rows/s · end-to-end = ${(r.endToEndRowsPerSec / p.rowsPerSec).toFixed(2)} × pgloader`,
+    ],
   ];
 }
 
@@ -411,7 +428,7 @@ export function narrative(r: BenchResults): string {
   identical to \`user_events\` (\`LIKE … INCLUDING ALL\`: same primary key, BRIN index and checks; no triggers, so
   no rollup or totals to maintain), one
   connection per core, each copying its share of the files one after another, in autocommit. No validation, no
-  idempotency, no S3, no queue.
+  idempotency, no S3, no queue.${peerNote(r)}
 - **End-to-end:** a fresh database (copied from a migrated template), bucket and queue per repetition. The ingest
   function runs in its own process — the real handler (\`createIngestHandler\`) behind the Lambda-style poller of the
   local runtime, batch size ${r.config.batchSize}, concurrency ${r.config.concurrency}, **batching window
@@ -462,6 +479,19 @@ ${cpuSplit(r)}
 
 ${targetNotes(r)}
 `;
+}
+
+/** How the pgloader figure was made, when there is one. */
+function peerNote(r: BenchResults): string {
+  const p = r.peers?.pgloader;
+  if (!measuredPeer(p)) return '';
+  return `
+- **pgloader (peer):** the same files, written to a directory before timing and loaded by one
+  \`LOAD CSV FROM ALL FILENAMES MATCHING\` command into \`user_events\` of a fresh database (same schema), with
+  pgloader's defaults apart from \`workers = ${p.workers}\` (the ingest function's concurrency) and the CSV dialect. Its
+  column expressions see a row's fields only, so the source columns are constants. Time = the pgloader process, start
+  to exit (its start-up included); the rows are counted in the table after each load. Rejects and logs:
+  \`${p.rejectsDir}/\`.`;
 }
 
 /** Where the CPU went at max rate, from this run's own counters. */
