@@ -643,54 +643,61 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
   const adminUrl = server.url;
   const tpl = await templateDatabase(adminUrl);
   const ep = await benchEndpoint();
-  const sizes = [0, prefillRows];
+  const reps = args.reps === undefined ? Math.max(5, config.reps) : config.reps;
   const out: ScalingPoint[] = [];
+  const empty = await freshDatabase(adminUrl, tpl.name);
+  const full = await freshDatabase(adminUrl, tpl.name);
   try {
     const postgres = await serverVersion(adminUrl);
-    const filesPerRep = Array.from({ length: config.reps }, (_, r) =>
+    const filesPerRep = Array.from({ length: reps }, (_, r) =>
       makeFiles(config.objects, config.rowsPerObject, { badRate: 0, duplicateRate: 0 }, 100 + r, ids),
     );
-    for (const rows of sizes) {
-      const db = await freshDatabase(adminUrl, tpl.name);
-      try {
-        if (indexesBefore) await useIndexesBefore(db.pool);
-        progress(
-          `table scaling: ${fmt(rows)} rows prefilled (${ids} ids${indexesBefore ? ', indexes as before' : ''})`,
-        );
-        const filled = rows > 0 ? await prefill(db.pool, rows, ids, progress) : undefined;
-        if (filled)
-          progress(
-            `  prefilled in ${filled.seconds.toFixed(0)} s: table ${fmt(filled.tableMb)} MB, primary key ${fmt(filled.primaryKeyMb)} MB`,
-          );
-        const runs: number[] = [];
-        for (const files of filesPerRep) {
-          const run = await endToEnd(ep, files, { db });
-          runs.push(run.rowsPerSec);
-          progress(`  end-to-end on ${fmt(rows)} rows: ${fmt(run.rowsPerSec)} rows/s`);
-        }
-        const dashboardMs = await dashboardQueryMs(db.pool);
-        progress(`  dashboard refresh: ${dashboardMs.toFixed(1)} ms`);
-        out.push({
-          prefillRows: rows,
-          endToEndRowsPerSec: median(runs),
-          runs,
-          dashboardQueryMs: dashboardMs,
-          ...(filled
-            ? { prefillSeconds: filled.seconds, tableMb: filled.tableMb, primaryKeyMb: filled.primaryKeyMb }
-            : {}),
-        });
-      } finally {
-        await db.drop();
+    const warmup = makeFiles(config.objects, config.rowsPerObject, { badRate: 0, duplicateRate: 0 }, 99, ids);
+    if (indexesBefore) for (const db of [empty, full]) await useIndexesBefore(db.pool);
+    progress(
+      `table scaling: ${fmt(prefillRows)} rows prefilled (${ids} ids${indexesBefore ? ', indexes as before' : ''})`,
+    );
+    const filled = await prefill(full.pool, prefillRows, ids, progress);
+    progress(
+      `  prefilled in ${filled.seconds.toFixed(0)} s: table ${fmt(filled.tableMb)} MB, primary key ${fmt(filled.primaryKeyMb)} MB`,
+    );
+    // One unmeasured run on each (processes, caches and both tables warm), then the measured runs
+    // alternate between the two tables, so a drift of the machine's speed weighs on both alike.
+    for (const db of [empty, full]) await endToEnd(ep, warmup, { db });
+    const runs = { empty: [] as number[], full: [] as number[] };
+    for (const files of filesPerRep)
+      for (const [name, db] of [
+        ['empty', empty],
+        ['full', full],
+      ] as const) {
+        const run = await endToEnd(ep, files, { db });
+        runs[name].push(run.rowsPerSec);
+        progress(`  end-to-end on the ${name} table: ${fmt(run.rowsPerSec)} rows/s`);
       }
+    for (const [name, db, rows] of [
+      ['empty', empty, 0],
+      ['full', full, prefillRows],
+    ] as const) {
+      const dashboardMs = await dashboardQueryMs(db.pool);
+      progress(`  dashboard refresh on the ${name} table: ${dashboardMs.toFixed(1)} ms`);
+      out.push({
+        prefillRows: rows,
+        endToEndRowsPerSec: median(runs[name]),
+        runs: runs[name],
+        dashboardQueryMs: dashboardMs,
+        ...(rows > 0
+          ? { prefillSeconds: filled.seconds, tableMb: filled.tableMb, primaryKeyMb: filled.primaryKeyMb }
+          : {}),
+      });
     }
-    const [empty, full] = [out[0] as ScalingPoint, out[out.length - 1] as ScalingPoint];
+    const [at0, atN] = [out[0] as ScalingPoint, out[1] as ScalingPoint];
     const results: ScalingResults = {
       ids,
       indexes: indexesBefore ? 'before' : 'now',
       tableScaling: out,
-      tableScalingRatio: full.endToEndRowsPerSec / empty.endToEndRowsPerSec,
-      dashboardQueryMs: { empty: empty.dashboardQueryMs, full: full.dashboardQueryMs },
-      dashboardQueryRatio: full.dashboardQueryMs / empty.dashboardQueryMs,
+      tableScalingRatio: atN.endToEndRowsPerSec / at0.endToEndRowsPerSec,
+      dashboardQueryMs: { empty: at0.dashboardQueryMs, full: atN.dashboardQueryMs },
+      dashboardQueryRatio: atN.dashboardQueryMs / at0.dashboardQueryMs,
       serverSettings: DEFAULT_SERVER_SETTINGS,
       machine: {
         cpus: os.cpus().length,
@@ -700,19 +707,20 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
         postgres,
         loadAverageAtStart: loadBefore,
       },
-      config: { reps: config.reps, objects: config.objects, rowsPerObject: config.rowsPerObject },
+      config: { reps, objects: config.objects, rowsPerObject: config.rowsPerObject },
       totalSeconds: (performance.now() - t0) / 1000,
       at: new Date().toISOString(),
     };
-    const file = path.resolve(
-      args.results ?? path.join(ROOT, 'bench', ids === 'v7' ? 'scaling.json' : `scaling-${ids}.json`),
-    );
+    const variant = `${ids === 'v7' ? '' : `-${ids}`}${indexesBefore ? '-indexes-before' : ''}`;
+    const file = path.resolve(args.results ?? path.join(ROOT, 'bench', `scaling${variant}.json`));
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     progress(
-      `table scaling: ${fmt(full.endToEndRowsPerSec)} rows/s at ${fmt(full.prefillRows)} rows vs ${fmt(empty.endToEndRowsPerSec)} at 0 (${results.tableScalingRatio.toFixed(2)} ×); dashboard ${full.dashboardQueryMs.toFixed(1)} vs ${empty.dashboardQueryMs.toFixed(1)} ms; wrote ${path.relative(ROOT, file)}`,
+      `table scaling: ${fmt(atN.endToEndRowsPerSec)} rows/s at ${fmt(atN.prefillRows)} rows vs ${fmt(at0.endToEndRowsPerSec)} at 0 (${results.tableScalingRatio.toFixed(2)} ×); dashboard ${atN.dashboardQueryMs.toFixed(1)} vs ${at0.dashboardQueryMs.toFixed(1)} ms; wrote ${path.relative(ROOT, file)}`,
     );
   } finally {
+    await empty.drop().catch(() => {});
+    await full.drop().catch(() => {});
     await ep.stop();
     await tpl.drop().catch(() => {});
     await server.stop();
