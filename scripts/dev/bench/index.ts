@@ -66,6 +66,7 @@ const HELP = `Usage: npm run bench -- [options]
   --ids <v7|v4>           event_ids of the prefill and the files in --scaling (default v7, the generator's)
   --indexes <now|before>  --scaling with the schema's indexes, or with the three secondary B-trees user_events
                           had before sql/0005 (to measure what the change bought)
+  --pg-defaults           --scaling with PostgreSQL's own defaults for the settings the topology owns
   --peers, --no-peers     load the same files with pgloader too, when installed (default on; off under --quick)
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
@@ -88,6 +89,7 @@ const { values: args } = parseArgs({
     prefill: { type: 'string' },
     ids: { type: 'string', default: 'v7' },
     indexes: { type: 'string', default: 'now' },
+    'pg-defaults': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
     peers: { type: 'boolean' },
   },
@@ -130,7 +132,12 @@ const progress = (line: string) =>
 /** The committed table-scaling results (v7, then v4 if present), for the report. */
 async function scalingResults(): Promise<ScalingResults[]> {
   const out: ScalingResults[] = [];
-  for (const name of ['scaling.json', 'scaling-v4.json', 'scaling-v4-indexes-before.json']) {
+  for (const name of [
+    'scaling.json',
+    'scaling-pg-defaults.json',
+    'scaling-v4.json',
+    'scaling-v4-indexes-before.json',
+  ]) {
     const file = path.join(ROOT, 'bench', name);
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text !== undefined) out.push(JSON.parse(text) as ScalingResults);
@@ -623,6 +630,14 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
   }
 }
 
+/** PostgreSQL's own defaults for the settings `topology.database` sets (`--pg-defaults`). */
+const POSTGRES_DEFAULTS = {
+  shared_buffers: '128MB',
+  max_wal_size: '1GB',
+  checkpoint_timeout: '5min',
+  checkpoint_completion_target: 0.9,
+};
+
 /**
  * `--scaling`: the end-to-end run (clean files, the topology's batching and concurrency) on an empty
  * `user_events` and on one prefilled with `prefillRows`, each on a database of its own on the
@@ -633,10 +648,12 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
 async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: boolean): Promise<void> {
   const dataDir = path.join(ROOT, '.data', 'bench-scaling');
   await rm(dataDir, { recursive: true, force: true });
+  const settings = args['pg-defaults'] ? POSTGRES_DEFAULTS : {};
   const server = await startEmbeddedPostgres({
     dataDir,
     port: await freePort(),
     database: 'postgres',
+    settings,
     log: (line) => progress(`  postgres: ${line}`),
   });
   const loadBefore = os.loadavg()[0] ?? 0;
@@ -698,7 +715,7 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
       tableScalingRatio: atN.endToEndRowsPerSec / at0.endToEndRowsPerSec,
       dashboardQueryMs: { empty: at0.dashboardQueryMs, full: atN.dashboardQueryMs },
       dashboardQueryRatio: atN.dashboardQueryMs / at0.dashboardQueryMs,
-      serverSettings: DEFAULT_SERVER_SETTINGS,
+      serverSettings: { ...DEFAULT_SERVER_SETTINGS, ...settings },
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -711,7 +728,7 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
       totalSeconds: (performance.now() - t0) / 1000,
       at: new Date().toISOString(),
     };
-    const variant = `${ids === 'v7' ? '' : `-${ids}`}${indexesBefore ? '-indexes-before' : ''}`;
+    const variant = `${ids === 'v7' ? '' : `-${ids}`}${indexesBefore ? '-indexes-before' : ''}${args['pg-defaults'] ? '-pg-defaults' : ''}`;
     const file = path.resolve(args.results ?? path.join(ROOT, 'bench', `scaling${variant}.json`));
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
