@@ -112,11 +112,19 @@ describe('ObjectReader', () => {
 });
 
 describe('firstOccurrences', () => {
-  it('gives the first row of each event_id, in event_id order, skipping excluded parts', () => {
+  it.each([
+    ['random (v4) ids', 0],
+    ['time-ordered (v7) ids, sharing their first 9 digits', 9],
+    ['ids equal in their first 16 digits', 19],
+    ['ids equal up to their last 2 digits', 34],
+  ])('gives the first row of each event_id, in event_id order, skipping excluded parts: %s', (_, shared) => {
     const rand = prng(3);
     const hex = () => Math.floor(rand() * 16).toString(16);
+    const prefix = Array.from({ length: 36 }, (_, i) => ([8, 13, 18, 23].includes(i) ? '-' : hex()));
     const id = () =>
-      Array.from({ length: 36 }, (_, i) => ([8, 13, 18, 23].includes(i) ? '-' : hex())).join('');
+      Array.from({ length: 36 }, (_, i) =>
+        [8, 13, 18, 23].includes(i) ? '-' : i < shared ? prefix[i] : hex(),
+      ).join('');
     const pool = Array.from({ length: 400 }, id);
     const chunk = new Chunk();
     for (let p = 0; p < 4; p++) {
