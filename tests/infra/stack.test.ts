@@ -410,7 +410,7 @@ describe('pipeline stack, default (AWS) mode', { timeout: 60_000 }, () => {
       template.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 1);
     });
 
-    it('uses a parameter group with the topology\'s write settings', () => {
+    it("uses a parameter group with the topology's write settings", () => {
       const { id, resource } = onlyResource(template, 'AWS::RDS::DBParameterGroup');
       expect(resource.Properties).toMatchObject({
         Family: 'postgres17',
