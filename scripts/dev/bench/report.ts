@@ -507,9 +507,11 @@ Every object, small or large, takes one path (\`functions/ingest/\`):
 3. **One transaction per chunk** (\`commit.ts\`, \`rows.ts\`, \`ledger.ts\`): claim every object's ledger row (in
    key order), check its checkpoint is where reading began, probe the chunk's first occurrences of each event_id
    against the primary key (one statement, one text parameter), COPY the new ones into \`user_events\` in event_id
-   order (a bucket sort on the id's first hex digits: no string sort), COPY the rejects, and move every checkpoint
-   (byte offset, line, counts that add up). A race with another transaction on an event_id fails the COPY on the
-   primary key; the chunk is written again and the new probe counts the row as a duplicate.
+   order (a bucket sort on the id's first hex digits, large buckets — time-ordered ids — sorted on the id as numbers: no string sort), COPY the rejects, and move every checkpoint
+   (byte offset, line, counts that add up); statement triggers add what the COPYs and the ledger update changed to
+   \`event_rollup\`, \`reject_totals\` and \`ledger_totals\` in the same transaction. A race with another transaction
+   on an event_id fails the COPY on the primary key; the chunk is written again and the new probe counts the row as a
+   duplicate.
 4. **Resume and continue:** a redelivered, continued or reconciled notification of an \`in_progress\` object resumes
    at its checkpoint with a ranged GET (compressed objects: from the start, skipping the committed bytes). Near the
    invocation's deadline the chunk in hand is committed and the notification is sent back to the queue; the
