@@ -713,6 +713,9 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
       indexes: indexesBefore ? 'before' : 'now',
       tableScaling: out,
       tableScalingRatio: atN.endToEndRowsPerSec / at0.endToEndRowsPerSec,
+      ...(prefillRows >= 50_000_000
+        ? { tableScaling50M: atN.endToEndRowsPerSec / at0.endToEndRowsPerSec }
+        : {}),
       dashboardQueryMs: { empty: at0.dashboardQueryMs, full: atN.dashboardQueryMs },
       dashboardQueryRatio: atN.dashboardQueryMs / at0.dashboardQueryMs,
       serverSettings: { ...DEFAULT_SERVER_SETTINGS, ...settings },
