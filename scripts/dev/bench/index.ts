@@ -68,6 +68,8 @@ const HELP = `Usage: npm run bench -- [options]
                           had before sql/0005 (to measure what the change bought)
   --pg-defaults           --scaling with PostgreSQL's own defaults for the settings the topology owns
   --peers, --no-peers     load the same files with pgloader too, when installed (default on; off under --quick)
+  --embedded              run on the embedded PostgreSQL with the project's settings (topology.database)
+                          instead of DATABASE_URL's server
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 each repetition creates and drops its own database there.`;
 
@@ -90,6 +92,7 @@ const { values: args } = parseArgs({
     ids: { type: 'string', default: 'v7' },
     indexes: { type: 'string', default: 'now' },
     'pg-defaults': { type: 'boolean', default: false },
+    embedded: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
     peers: { type: 'boolean' },
   },
@@ -123,11 +126,22 @@ const resultsPath = path.resolve(
   args.results ?? (outDir ? path.join(outDir, 'results.json') : path.join(ROOT, 'bench', 'results.json')),
 );
 const docsDir = path.resolve(args.docs ?? outDir ?? path.join(ROOT, 'docs'));
-const adminUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The server each repetition makes its databases on (`--embedded` replaces it at start). */
+let adminUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The server's settings when the bench started it (`--embedded`), for the report. */
+let serverSettings: Record<string, string | number | boolean> | undefined;
 
 const t0 = performance.now();
 const progress = (line: string) =>
   process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+
+/** The committed run on the machine's PostgreSQL with its default settings, if any (for the report). */
+async function systemPostgresResults(): Promise<BenchResults | undefined> {
+  const text = await readFile(path.join(ROOT, 'bench', 'results-system-postgres.json'), 'utf8').catch(
+    () => undefined,
+  );
+  return text === undefined ? undefined : (JSON.parse(text) as BenchResults);
+}
 
 /** The committed table-scaling results (v7, then v4 if present), for the report. */
 async function scalingResults(): Promise<ScalingResults[]> {
@@ -440,6 +454,22 @@ function generatorRate(seconds: number): number {
 }
 
 async function main(): Promise<void> {
+  if (!args.embedded) return measure();
+  // The embedded PostgreSQL with the project's settings (topology.database), in a folder of its own.
+  const dataDir = path.join(ROOT, '.data', 'bench-embedded');
+  await rm(dataDir, { recursive: true, force: true });
+  const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres' });
+  adminUrl = server.url;
+  serverSettings = { ...DEFAULT_SERVER_SETTINGS };
+  try {
+    await measure();
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(): Promise<void> {
   const reps = config.reps;
   progress(
     `bench ${quick ? '(quick) ' : ''}on ${os.cpus().length} cores, load average ${os
@@ -602,6 +632,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
         node: process.version,
         postgres,
         loadAverageAtStart: loadBefore,
+        ...(serverSettings ? { serverSettings } : {}),
       },
       config: { ...config, quick },
       runs: {
@@ -620,7 +651,10 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
     await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     await mkdir(docsDir, { recursive: true });
     await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-    await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await scalingResults()));
+    await writeFile(
+      path.join(docsDir, 'performance.md'),
+      renderMarkdown(results, await scalingResults(), await systemPostgresResults()),
+    );
     process.stdout.write(`${renderTable(results)}\n`);
     progress(
       `wrote ${path.relative(ROOT, resultsPath)}, ${path.relative(ROOT, path.join(docsDir, 'performance.md'))} and performance.svg`,
@@ -753,7 +787,10 @@ if (args.render) {
   const results = JSON.parse(await readFile(path.resolve(args.render), 'utf8')) as BenchResults;
   await mkdir(docsDir, { recursive: true });
   await writeFile(path.join(docsDir, 'performance.svg'), renderSvg(results));
-  await writeFile(path.join(docsDir, 'performance.md'), renderMarkdown(results, await scalingResults()));
+  await writeFile(
+    path.join(docsDir, 'performance.md'),
+    renderMarkdown(results, await scalingResults(), await systemPostgresResults()),
+  );
   process.stdout.write(`${renderTable(results)}\n`);
 } else if (args.scaling || args.prefill !== undefined) {
   if (args.ids !== 'v7' && args.ids !== 'v4') throw new Error('--ids must be v7 or v4');

@@ -50,6 +50,8 @@ export interface BenchResults {
     node: string;
     postgres: string;
     loadAverageAtStart: number;
+    /** Set when the bench ran its own embedded server (\`--embedded\`): the settings it had. */
+    serverSettings?: Readonly<Record<string, string | number | boolean>>;
   };
   config: Record<string, number | boolean>;
   runs: Record<string, number[]>;
@@ -99,7 +101,10 @@ function variantName(x: ScalingResults): string {
 }
 
 /** The table-scaling section of `docs/performance.md`, from the committed scaling results. */
-export function renderScaling(runs: readonly ScalingResults[]): string {
+export function renderScaling(
+  runs: readonly ScalingResults[],
+  sustained?: { withSettings: BenchResults; withDefaults?: BenchResults },
+): string {
   if (runs.length === 0)
     return '## Table size\n\nNo table-scaling results (`npm run bench -- --scaling` writes `bench/scaling.json`).\n';
   const lines = runs.flatMap((x) =>
@@ -111,7 +116,7 @@ export function renderScaling(runs: readonly ScalingResults[]): string {
   const summary = runs
     .map(
       (x) =>
-        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows ${x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.serverSettings.max_wal_size !== '1GB' ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
+        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows${x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.serverSettings.max_wal_size !== '1GB' ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
     )
     .join('\n');
   const settings = Object.entries((runs[0] as ScalingResults).serverSettings)
@@ -133,12 +138,21 @@ ${lines.join('\n')}
 
 ${summary}
 
-${scalingChoices(runs)}
+${scalingChoices(runs, sustained)}
 `;
 }
 
 /** Why the schema and settings are what they are, with the figures of the runs that show it. */
-function scalingChoices(runs: readonly ScalingResults[]): string {
+function scalingChoices(
+  runs: readonly ScalingResults[],
+  sustained?: { withSettings: BenchResults; withDefaults?: BenchResults },
+): string {
+  const large = (r: BenchResults) =>
+    `${r.largeObjectScaling.rowsPerSecRatio.toFixed(2)} × (${int(r.largeObjectScaling.large.rowsPerSec)} vs ${int(r.largeObjectScaling.small.rowsPerSec)} rows/s)`;
+  const sustainedText =
+    sustained?.withDefaults && sustained.withSettings.machine.serverSettings
+      ? ` Sustained writes are where they count: the ${int(sustained.withSettings.largeObjectScaling.large.rows)}-row object ran at ${large(sustained.withSettings)} the ${int(sustained.withSettings.largeObjectScaling.small.rows)}-row object's rows/s with these settings (the main table above), and at ${large(sustained.withDefaults)} on PostgreSQL ${sustained.withDefaults.machine.postgres} with its defaults (\`bench/results-system-postgres.json\`, ${sustained.withDefaults.at.slice(0, 16).replace('T', ' ')} UTC): PostgreSQL's default \`max_wal_size\` of 1 GB means a checkpoint for every gigabyte of WAL, and full-page images of the pages written after each.`
+      : '';
   const find = (ids: string, indexes: string) =>
     runs.find((x) => x.ids === ids && (x.indexes ?? 'now') === indexes);
   const ratio = (x: ScalingResults | undefined) =>
@@ -168,8 +182,7 @@ function scalingChoices(runs: readonly ScalingResults[]): string {
   budget and 15-minute checkpoint spacing (fewer checkpoints, so fewer full-page images in the WAL during bursts of
   large transactions), and 512 MB of shared buffers for the embedded server (RDS sizes its own from the instance
   class). With v7 ids, PostgreSQL's own defaults gave ${ratio(pgDefaults)}${pgDefaults ? ` (${int((pgDefaults.tableScaling[1] as ScalingPoint).endToEndRowsPerSec)} vs ${int((pgDefaults.tableScaling[0] as ScalingPoint).endToEndRowsPerSec)} rows/s)` : ''}: on this
-  machine the schema and the ids keep the cost flat, not the settings; they are kept for the bursts and the
-  random-id producers the runs above do not isolate.
+  machine the schema and the ids keep the cost flat at this run length, not the settings.${sustainedText}
 `;
 }
 
@@ -435,17 +448,28 @@ export function renderSvg(r: BenchResults): string {
 const na = (n: number, text: string) => (measured(n) ? text : 'not measured');
 
 /** `docs/performance.md`, generated from the results; the explanations are in {@link narrative}. */
-export function renderMarkdown(r: BenchResults, scaling: readonly ScalingResults[] = []): string {
+export function renderMarkdown(
+  r: BenchResults,
+  scaling: readonly ScalingResults[] = [],
+  systemPostgres?: BenchResults,
+): string {
   const m = r.machine;
   return `# Performance
 
-Generated by \`npm run bench\` on ${r.at.slice(0, 16).replace('T', ' ')} UTC in ${r.totalSeconds.toFixed(0)} s
+Generated by \`npm run bench${m.serverSettings ? ' -- --embedded' : ''}\` on ${r.at.slice(0, 16).replace('T', ' ')} UTC in ${r.totalSeconds.toFixed(0)} s
 (${r.config.quick ? 'quick run' : 'default sizes'}; every figure is the median of ${r.config.reps} repetitions, the
 ${int(r.largeObjectScaling.large.rows)}-row object one run). Raw figures: [\`bench/results.json\`](../bench/results.json).
-Re-run with \`npm run bench\`; \`--help\` lists the sizes.
+Re-run with \`npm run bench${m.serverSettings ? ' -- --embedded' : ''}\`; \`--help\` lists the sizes.
 
 **Machine:** ${m.cpus} × ${m.cpuModel}, ${m.memGb.toFixed(0)} GB RAM, Node ${m.node}, PostgreSQL ${m.postgres}
-(default settings, 127.0.0.1). Load average ${m.loadAverageAtStart.toFixed(2)} when the run started: the machine is
+(${
+    m.serverSettings
+      ? `embedded, the project's settings: ${Object.entries(m.serverSettings)
+          .filter(([k]) => !['listen_addresses', 'unix_socket_directories', 'max_connections'].includes(k))
+          .map(([k, v]) => `\`${k}=${v}\``)
+          .join(', ')}`
+      : 'default settings'
+  }, 127.0.0.1). Load average ${m.loadAverageAtStart.toFixed(2)} when the run started: the machine is
 shared with other work, so absolute figures move from run to run; ratios within one run are the meaningful part.
 
 ![throughput and latency](performance.svg)
@@ -457,7 +481,7 @@ ${markdownTable(r)}
 ${markdownTargets(r)}
 
 ${narrative(r)}
-${renderScaling(scaling)}`;
+${renderScaling(scaling, { withSettings: r, ...(systemPostgres ? { withDefaults: systemPostgres } : {}) })}`;
 }
 
 /** The parts of the report that explain the numbers (how it was measured, the path, limits). */
