@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createGenerator } from '../../functions/generator/generate.ts';
 import { type LocalPipeline, startLocalPipeline } from '../../scripts/local/runtime.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { seededPart } from '../helpers/factories.ts';
 import { untilStatus } from '../helpers/wait.ts';
 
 const SEED = 4242;
@@ -40,12 +41,12 @@ it('runs generator → bucket → notification → queue → ingest → PostgreS
   let bad = 0;
   for (let i = 0; i < generated; i++) {
     const batch = replay.batch(EVENTS);
-    for (const id of batch.validIds) expected.add(id);
+    for (const id of batch.validIds) expected.add(seededPart(id));
     bad += batch.bad;
   }
   const { rows } = await db.pool.query<{ event_id: string }>('SELECT event_id FROM user_events');
   expect(rows.length).toBe(expected.size);
-  expect(rows.every((r) => expected.has(r.event_id))).toBe(true);
+  expect(rows.every((r) => expected.has(seededPart(r.event_id)))).toBe(true);
   expect(s.rowsRejected).toBe(bad);
   expect(s.rowsInserted + s.rowsDuplicate + s.rowsRejected).toBe(generated * EVENTS);
   expect(s.dlqDepth).toBe(0);

@@ -83,3 +83,12 @@ export function recordingLogger(): Log & { lines: { level: string; message: stri
       void lines.push({ level, message, attrs });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/**
+ * The part of a generated event_id that the generator's seed decides: a UUIDv7 starts with its
+ * event's time (48 bits, the first 13 characters with the dash), which a replay of the seeded
+ * generator at another moment cannot reproduce; the rest comes from the seeded PRNG.
+ */
+export function seededPart(eventId: string): string {
+  return eventId.slice(14);
+}

@@ -57,14 +57,15 @@ function rows(count: number, seed: number) {
 }
 
 async function rollupMatchesEvents(): Promise<void> {
-  const fresh = `SELECT date_trunc('hour', event_timestamp, 'UTC') AS hour, event_type, product_category,
-                        count(*)::bigint AS events, sum(quantity)::bigint AS units,
-                        sum(CASE WHEN event_type = 'purchase' THEN product_price * quantity ELSE 0 END)::numeric(14, 2) AS revenue
-                   FROM user_events GROUP BY 1, 2, 3`;
   const { rows: diff } = await db.pool.query(
-    `(SELECT 'only in event_summary' AS side, * FROM (SELECT * FROM event_summary EXCEPT ${fresh}) a)
+    `WITH fresh AS (
+       SELECT date_trunc('hour', event_timestamp, 'UTC') AS hour, event_type, product_category,
+              count(*)::bigint AS events, sum(quantity)::bigint AS units,
+              sum(CASE WHEN event_type = 'purchase' THEN product_price * quantity ELSE 0 END)::numeric(14, 2) AS revenue
+         FROM user_events GROUP BY 1, 2, 3)
+     (SELECT 'only in event_summary' AS side, * FROM (SELECT * FROM event_summary EXCEPT SELECT * FROM fresh) a)
      UNION ALL
-     (SELECT 'only in user_events', * FROM (${fresh} EXCEPT SELECT * FROM event_summary) b)`,
+     (SELECT 'only in user_events', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM event_summary) b)`,
   );
   expect(diff).toEqual([]);
 }

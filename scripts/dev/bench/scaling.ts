@@ -57,24 +57,25 @@ const CATEGORIES = [
   'Automotive',
 ];
 
-/** The statement that inserts events number $1 … $2 - 1, spread evenly over $3 … $4 (epoch ms). */
-function insertEvents(ids: IdKind): string {
-  const eventId =
-    ids === 'v7'
-      ? `(lpad(to_hex(ms), 12, '0') || '7' || substr(h, 1, 3) || '8' || substr(h, 4, 15))::uuid`
-      : 'gen_random_uuid()';
-  return `
+/**
+ * Inserts events number $1 … $2 - 1 of $5, spread evenly over $3 … $4 (epoch ms); event_ids are
+ * UUIDv7 from the event time when $6 is 'v7' (the generator's kind), else random v4; categories
+ * from $7.
+ */
+const INSERT_EVENTS = `
     INSERT INTO user_events (event_id, event_type, user_id, session_id, product_id, product_name,
                              product_category, product_price, quantity, device_type, event_timestamp,
                              source_bucket, source_key, source_line, ingested_at)
-    SELECT ${eventId},
+    SELECT CASE WHEN $6::text = 'v7'
+                THEN (lpad(to_hex(ms), 12, '0') || '7' || substr(h, 1, 3) || '8' || substr(h, 4, 15))::uuid
+                ELSE gen_random_uuid() END,
            (ARRAY['view', 'view', 'view', 'view', 'view', 'view', 'add_to_cart', 'add_to_cart',
                   'remove_from_cart', 'purchase', 'wishlist'])[1 + i % 11],
            'U' || lpad((1 + (i * 7919) % 50000)::text, 6, '0'),
            'S' || substr(h, 16, 17),
            'P' || lpad((1 + (i * 31) % 500)::text, 6, '0'),
            'Prefilled Product ' || (1 + (i * 31) % 500),
-           (ARRAY[${CATEGORIES.map((c) => `'${c}'`).join(', ')}])[1 + (i * 31) % 500 % 10],
+           ($7::text[])[1 + (i * 31) % 500 % 10],
            (1 + ((i * 31) % 500) * 1.37)::numeric(10, 2),
            1 + i % 3,
            (ARRAY['mobile', 'desktop', 'tablet'])[1 + i % 3],
@@ -83,7 +84,6 @@ function insertEvents(ids: IdKind): string {
            to_timestamp(ms / 1000.0)
       FROM (SELECT i, ($3::bigint + (i * ($4::bigint - $3::bigint)) / $5::bigint) AS ms, md5(i::text) AS h
               FROM generate_series($1::bigint, $2::bigint - 1) AS i) AS g`;
-}
 
 /**
  * Fill a migrated, empty database with `rows` events dated over the 60 days before now (so they
@@ -106,17 +106,22 @@ export async function prefill(
   await pool.query(`ALTER TABLE user_events DISABLE TRIGGER USER;
                     ALTER TABLE ingested_objects DISABLE TRIGGER USER;
                     ALTER TABLE user_events DROP CONSTRAINT user_events_pkey;`);
-  for (const index of indexes) await pool.query(`DROP INDEX ${index.name}`);
+  await pool.query(`DO $$
+    DECLARE r record;
+    BEGIN
+      FOR r IN SELECT indexname FROM pg_indexes
+                WHERE schemaname = current_schema() AND tablename = 'user_events' AND indexname <> 'user_events_pkey'
+      LOOP EXECUTE format('DROP INDEX %I', r.indexname); END LOOP;
+    END $$`);
   const STEP = 1_000_000;
   let next = 0;
   let done = 0;
-  const sql = insertEvents(ids);
   await Promise.all(
     [0, 1].map(async () => {
       for (let from = next; from < rows; from = next) {
         next += STEP;
         const to = Math.min(rows, from + STEP);
-        await pool.query(sql, [from, to, startMs, endMs, rows]);
+        await pool.query(INSERT_EVENTS, [from, to, startMs, endMs, rows, ids, CATEGORIES]);
         done += to - from;
         if (done % (10 * STEP) === 0 || done === rows)
           progress(
