@@ -1,13 +1,11 @@
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IngestDeps } from '../../functions/ingest/ingest.ts';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
 import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
 import { doc, ev, HEADER, line } from '../fixtures/cases.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
-import { recordingLogger, s3Notification, sqsRecord } from '../helpers/factories.ts';
+import { s3Notification, sqsRecord } from '../helpers/factories.ts';
 import { handleRecord, ingestOne, testConfig } from '../helpers/ingest.ts';
+import { ingestEnv } from '../helpers/ingest-env.ts';
 
 /**
  * What a deployment decides about objects: the reject budget, files with columns the event does
@@ -16,29 +14,12 @@ import { handleRecord, ingestOne, testConfig } from '../helpers/ingest.ts';
 
 const BUCKET = 'policies-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
-let db: TestDatabase;
-let aws: TestEndpoint;
-let deps: IngestDeps;
-
-beforeAll(async () => {
-  [db, aws] = await Promise.all([freshDatabase(), testEndpoint()]);
-  await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  deps = { s3: aws.s3, db: db.pool, logger: recordingLogger(), clock: () => NOW };
-});
-afterAll(async () => {
-  await aws?.stop();
-  await db?.drop();
-});
-
-let n = 0;
-async function put(body: string, key = `events/2026/11/21/12/p-${++n}.csv`): Promise<ObjectRef> {
-  const out = await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  return { bucket: BUCKET, key, etag: (out.ETag ?? '').replace(/"/g, ''), size: Buffer.byteLength(body) };
-}
+const env = ingestEnv({ bucket: BUCKET, now: NOW, keyPrefix: 'p' });
+const { put } = env;
 
 const ledger = async (key: string) =>
   (
-    await db.pool.query(
+    await env.db.pool.query(
       `SELECT status, error, rows_total, rows_inserted, rows_duplicate, rows_rejected, extra_columns,
               header_fingerprint FROM ingested_objects WHERE key = $1`,
       [key],
@@ -52,7 +33,7 @@ describe('reject budget', () => {
       ...Array.from({ length: 9 }, (_, i) => ev(i < 6 ? { quantity: '0' } : { event_type: 'x' })),
     ];
     const ref = await put(doc(rows));
-    const o = await ingestOne(deps, ref, { maxRejectRatio: 0.5 });
+    const o = await ingestOne(env.deps, ref, { maxRejectRatio: 0.5 });
     expect(o).toMatchObject({ status: 'failed', rowsTotal: 10, rowsInserted: 0, rowsRejected: 10 });
     const l = await ledger(ref.key);
     expect(l).toMatchObject({
@@ -65,19 +46,19 @@ describe('reject budget', () => {
     expect(l.error).toMatch(
       /^reject_budget_exceeded: 90\.0 % of 10 rows rejected \(top reasons: invalid_quantity 6, unknown_event_type 3\)/,
     );
-    const { rows: rejects } = await db.pool.query(
+    const { rows: rejects } = await env.db.pool.query(
       'SELECT line_number, reason FROM rejected_events WHERE source_key = $1 ORDER BY line_number',
       [ref.key],
     );
     expect(rejects[0]).toEqual({ line_number: 2, reason: 'reject_budget_exceeded' });
     expect(rejects).toHaveLength(10);
-    const stored = await db.pool.query('SELECT 1 FROM user_events WHERE source_key = $1', [ref.key]);
+    const stored = await env.db.pool.query('SELECT 1 FROM user_events WHERE source_key = $1', [ref.key]);
     expect(stored.rowCount).toBe(0);
   });
 
   it('a file within its budget is ingested as usual', async () => {
     const ref = await put(doc([ev(), ev(), ev({ quantity: '0' })]));
-    expect(await ingestOne(deps, ref, { maxRejectRatio: 0.5 })).toMatchObject({
+    expect(await ingestOne(env.deps, ref, { maxRejectRatio: 0.5 })).toMatchObject({
       status: 'ingested',
       rowsInserted: 2,
       rowsRejected: 1,
@@ -94,7 +75,7 @@ describe('columns the event does not have', () => {
         { header: `channel,${HEADER},referrer` },
       ),
     );
-    expect(await ingestOne(deps, ref)).toMatchObject({
+    expect(await ingestOne(env.deps, ref)).toMatchObject({
       status: 'ingested',
       rowsInserted: 2,
       extraColumns: ['channel', 'referrer'],
@@ -102,7 +83,7 @@ describe('columns the event does not have', () => {
     const l = await ledger(ref.key);
     expect(l.extra_columns).toEqual(['channel', 'referrer']);
     expect(l.header_fingerprint).toMatch(/^[0-9a-f]{16}$/);
-    const { rows } = await db.pool.query('SELECT extra FROM user_events WHERE event_id = $1', [
+    const { rows } = await env.db.pool.query('SELECT extra FROM user_events WHERE event_id = $1', [
       events[1]?.event_id,
     ]);
     expect(rows[0].extra).toEqual({ channel: 'WEB', referrer: 'ref-1' });
@@ -110,7 +91,7 @@ describe('columns the event does not have', () => {
 
   it('a missing event column still fails the file, naming it', async () => {
     const ref = await put(doc([ev()], { header: HEADER.replace(',quantity', ',qty') }));
-    const o = await ingestOne(deps, ref);
+    const o = await ingestOne(env.deps, ref);
     expect(o).toMatchObject({ status: 'failed' });
     expect(o.error).toMatch(/^header_mismatch: missing column quantity;/);
   });
@@ -119,11 +100,11 @@ describe('columns the event does not have', () => {
 describe('after ingest', () => {
   const handle = async (ref: ObjectRef, afterIngest: 'delete' | 'archive') =>
     handleRecord(
-      { ...deps, sqs: aws.sqs, config: testConfig(BUCKET, { afterIngest }) },
+      { ...env.deps, sqs: env.aws.sqs, config: testConfig(BUCKET, { afterIngest }) },
       sqsRecord(s3Notification(BUCKET, encodeS3Key(ref.key), ref.etag)),
     );
   const exists = async (key: string) =>
-    aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })).then(
+    env.aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })).then(
       () => true,
       () => false,
     );

@@ -1,17 +1,13 @@
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGenerator } from '../../functions/generator/generate.ts';
-import type { IngestDeps } from '../../functions/ingest/ingest.ts';
 import type { ObjectOutcome } from '../../functions/ingest/outcome.ts';
 import { ingestRecords } from '../../functions/ingest/records.ts';
-import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
 import { encodeS3Key } from '../../functions/shared/s3-notification.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
-import { recordingLogger, s3Notification, sqsRecord } from '../helpers/factories.ts';
+import { s3Notification, sqsRecord } from '../helpers/factories.ts';
 import { ingestOne, testConfig } from '../helpers/ingest.ts';
+import { ingestEnv } from '../helpers/ingest-env.ts';
 
 /**
  * Objects larger than one chunk: committed chunk by chunk with a checkpoint, stopped before an
@@ -21,33 +17,14 @@ import { ingestOne, testConfig } from '../helpers/ingest.ts';
 
 const BUCKET = 'resume-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
-let db: TestDatabase;
-let aws: TestEndpoint;
-let deps: IngestDeps;
-
-beforeAll(async () => {
-  [db, aws] = await Promise.all([freshDatabase(), testEndpoint()]);
-  await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  deps = { s3: aws.s3, db: db.pool, logger: recordingLogger(), clock: () => NOW };
-});
-afterAll(async () => {
-  await aws?.stop();
-  await db?.drop();
-});
+const env = ingestEnv({ bucket: BUCKET, now: NOW, keyPrefix: 'large' });
+const { put } = env;
 
 /** A generated object: its CSV, and how many valid, distinct rows and rejects it holds. */
 function generated(rows: number, seed: number) {
   const gen = createGenerator({ seed, badRate: 0.02, duplicateRate: 0.02, clock: () => NOW - 60_000 });
   const batch = gen.batch(rows);
   return { csv: batch.csv, valid: batch.validIds.length, bad: batch.bad };
-}
-
-let n = 0;
-async function put(body: string | Uint8Array): Promise<ObjectRef> {
-  const key = `events/2026/11/21/12/large-${++n}.csv`;
-  const out = await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  return { bucket: BUCKET, key, etag: (out.ETag ?? '').replace(/"/g, ''), size };
 }
 
 /** A deadline that comes after `steps` looks at the clock: each run stops somewhere new. */
@@ -57,7 +34,7 @@ function deadlineAfter(steps: number) {
 }
 
 async function ledger(key: string) {
-  const { rows } = await db.pool.query(
+  const { rows } = await env.db.pool.query(
     `SELECT status, rows_total, rows_inserted, rows_duplicate, rows_rejected, chunks, continuations,
             resume_offset::int AS resume_offset, encoding, size::int AS size
        FROM ingested_objects WHERE key = $1`,
@@ -67,21 +44,22 @@ async function ledger(key: string) {
 }
 
 async function count(sql: string, params: unknown[]): Promise<number> {
-  return Number((await db.pool.query<{ n: string }>(sql, params)).rows[0]?.n);
+  return Number((await env.db.pool.query<{ n: string }>(sql, params)).rows[0]?.n);
 }
 
 describe('an object larger than a chunk', () => {
+  let seed = 40;
   for (const [name, encode] of [
     ['plain text', (s: string) => s],
     ['gzip', (s: string) => gzipSync(s)],
     ['zstd', (s: string) => zstdCompressSync(s)],
   ] as const) {
     it(`${name}: stops before the deadline, resumes from its checkpoint, and ends with exact counts`, async () => {
-      const object = generated(6000, 40 + n);
+      const object = generated(6000, seed++);
       const ref = await put(encode(object.csv));
       const runs: ObjectOutcome[] = [];
       for (let steps = 3; runs.length < 40; steps += 1) {
-        const o = await ingestOne(deps, ref, { chunkRows: 700, ...deadlineAfter(steps) });
+        const o = await ingestOne(env.deps, ref, { chunkRows: 700, ...deadlineAfter(steps) });
         runs.push(o);
         if (o.status !== 'continue') break;
         // Between invocations the ledger holds a checkpoint and counts that add up.
@@ -118,17 +96,17 @@ describe('an object larger than a chunk', () => {
   }
 
   it('the handler commits before the deadline, sends the notification back to its queue and acknowledges it', async () => {
-    const queueUrl = (await aws.sqs.send(new CreateQueueCommand({ QueueName: 'resume-continue' })))
+    const queueUrl = (await env.aws.sqs.send(new CreateQueueCommand({ QueueName: 'resume-continue' })))
       .QueueUrl as string;
     const object = generated(3000, 77);
     const ref = await put(object.csv);
     const record = sqsRecord(s3Notification(BUCKET, encodeS3Key(ref.key), ref.etag));
     const config = testConfig(BUCKET, { queueUrl, chunkRows: 500, reserveMs: 1 });
     const { remainingMs } = deadlineAfter(3);
-    const out = await ingestRecords({ ...deps, sqs: aws.sqs, config }, [record], remainingMs);
+    const out = await ingestRecords({ ...env.deps, sqs: env.aws.sqs, config }, [record], remainingMs);
     // Acknowledged (not an error): the continuation carries the work on.
     expect(out.get(record.messageId)).toMatchObject({ kind: 'objects', objects: [{ status: 'continue' }] });
-    const got = await aws.sqs.send(
+    const got = await env.aws.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),
     );
     const continuation = got.Messages?.[0];
@@ -138,7 +116,7 @@ describe('an object larger than a chunk', () => {
 
     // The continuation, handled with time to spare, finishes the object.
     const next = sqsRecord(continuation?.Body ?? '');
-    const done = await ingestRecords({ ...deps, sqs: aws.sqs, config }, [next], () => 60_000);
+    const done = await ingestRecords({ ...env.deps, sqs: env.aws.sqs, config }, [next], () => 60_000);
     expect(done.get(next.messageId)).toMatchObject({ kind: 'objects', objects: [{ status: 'ingested' }] });
     expect(await ledger(ref.key)).toMatchObject({
       status: 'ingested',
@@ -151,7 +129,7 @@ describe('an object larger than a chunk', () => {
     const ref = await put(generated(2000, 78).csv);
     const record = sqsRecord(s3Notification(BUCKET, encodeS3Key(ref.key), ref.etag));
     const config = testConfig(BUCKET, { chunkRows: 500, reserveMs: 1 });
-    const out = await ingestRecords({ ...deps, sqs: aws.sqs, config }, [record], () => 0);
+    const out = await ingestRecords({ ...env.deps, sqs: env.aws.sqs, config }, [record], () => 0);
     expect(out.get(record.messageId)).toBeInstanceOf(Error);
   });
 });

@@ -1,13 +1,8 @@
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IngestDeps } from '../../functions/ingest/ingest.ts';
+import { describe, expect, it } from 'vitest';
 import { revalidate } from '../../functions/ingest/revalidate.ts';
-import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
 import { doc, ev, HEADER, line } from '../fixtures/cases.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
-import { recordingLogger } from '../helpers/factories.ts';
 import { ingestOne } from '../helpers/ingest.ts';
+import { ingestEnv } from '../helpers/ingest-env.ts';
 
 /**
  * `npm run revalidate`: rejects checked again after the rules changed move to user_events, once,
@@ -17,30 +12,12 @@ import { ingestOne } from '../helpers/ingest.ts';
 const BUCKET = 'revalidate-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 const LATER = NOW + 2 * 3600_000;
-let db: TestDatabase;
-let aws: TestEndpoint;
-let deps: IngestDeps;
-
-beforeAll(async () => {
-  [db, aws] = await Promise.all([freshDatabase(), testEndpoint()]);
-  await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  deps = { s3: aws.s3, db: db.pool, logger: recordingLogger(), clock: () => NOW };
-});
-afterAll(async () => {
-  await aws?.stop();
-  await db?.drop();
-});
-
-let n = 0;
-async function put(body: string): Promise<ObjectRef> {
-  const key = `events/2026/11/21/12/r-${++n}.csv`;
-  const out = await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  return { bucket: BUCKET, key, etag: (out.ETag ?? '').replace(/"/g, ''), size: Buffer.byteLength(body) };
-}
+const env = ingestEnv({ bucket: BUCKET, now: NOW, keyPrefix: 'r' });
+const { put } = env;
 
 const sumsHold = async () =>
   (
-    await db.pool.query(
+    await env.db.pool.query(
       'SELECT count(*)::int AS n FROM ingested_objects WHERE rows_total <> rows_inserted + rows_duplicate + rows_rejected',
     )
   ).rows[0].n === 0;
@@ -54,26 +31,27 @@ describe('revalidate', () => {
     const stored = ev({ event_id: repeat.event_id });
     const refA = await put(doc([ev(), early, ev({ quantity: '0' }), repeat]));
     const refB = await put(doc([stored]));
-    expect(await ingestOne(deps, refA)).toMatchObject({ rowsInserted: 1, rowsRejected: 3 });
-    expect(await ingestOne(deps, refB)).toMatchObject({ rowsInserted: 1 });
+    expect(await ingestOne(env.deps, refA)).toMatchObject({ rowsInserted: 1, rowsRejected: 3 });
+    expect(await ingestOne(env.deps, refB)).toMatchObject({ rowsInserted: 1 });
 
     // A dry run reports and changes nothing.
-    const dry = await revalidate(db.pool, () => LATER, { dryRun: true });
+    const dry = await revalidate(env.db.pool, () => LATER, { dryRun: true });
     expect(dry).toMatchObject({ examined: 3, valid: 2, inserted: 1, duplicate: 1 });
-    const before = await db.pool.query('SELECT count(*)::int AS n FROM user_events');
+    const before = await env.db.pool.query('SELECT count(*)::int AS n FROM user_events');
     expect(before.rows[0].n).toBe(2);
 
-    const report = await revalidate(db.pool, () => LATER, { dryRun: false });
+    const report = await revalidate(env.db.pool, () => LATER, { dryRun: false });
     expect(report).toMatchObject({ examined: 3, valid: 2, inserted: 1, duplicate: 1, objects: 1 });
     expect(report.byReason).toEqual({
       timestamp_in_future: { examined: 2, valid: 2 },
       invalid_quantity: { examined: 1, valid: 0 },
     });
-    const row = await db.pool.query('SELECT source_key, source_line FROM user_events WHERE event_id = $1', [
-      early.event_id,
-    ]);
+    const row = await env.db.pool.query(
+      'SELECT source_key, source_line FROM user_events WHERE event_id = $1',
+      [early.event_id],
+    );
     expect(row.rows).toEqual([{ source_key: refA.key, source_line: 3 }]);
-    const rejects = await db.pool.query(
+    const rejects = await env.db.pool.query(
       'SELECT line_number, reason, resolution FROM rejected_events WHERE source_key = $1 ORDER BY line_number',
       [refA.key],
     );
@@ -82,7 +60,7 @@ describe('revalidate', () => {
       { line_number: 4, reason: 'invalid_quantity', resolution: null },
       { line_number: 5, reason: 'timestamp_in_future', resolution: 'duplicate' },
     ]);
-    const ledger = await db.pool.query(
+    const ledger = await env.db.pool.query(
       'SELECT rows_total, rows_inserted, rows_duplicate, rows_rejected FROM ingested_objects WHERE key = $1',
       [refA.key],
     );
@@ -90,7 +68,7 @@ describe('revalidate', () => {
     expect(await sumsHold()).toBe(true);
 
     // Again: nothing left to resolve, nothing changes.
-    expect(await revalidate(db.pool, () => LATER, { dryRun: false })).toMatchObject({
+    expect(await revalidate(env.db.pool, () => LATER, { dryRun: false })).toMatchObject({
       valid: 0,
       inserted: 0,
     });
@@ -105,24 +83,27 @@ describe('revalidate', () => {
       ),
     );
     // As ingest did before extra columns were accepted: the whole file failed on its header.
-    await db.pool.query(
+    await env.db.pool.query(
       `INSERT INTO ingested_objects (bucket, key, etag, status, error, rows_total, rows_rejected, header, ingested_at)
        VALUES ($1, $2, $3, 'failed', 'header_mismatch: expected the event''s columns', 2, 2, $4, now())`,
       [BUCKET, ref.key, ref.etag, `${HEADER},coupon`],
     );
-    await db.pool.query(
+    await env.db.pool.query(
       `INSERT INTO rejected_events (source_bucket, source_key, source_etag, line_number, reason, raw_line)
        SELECT $1, $2, $3, n + 1, 'header_mismatch', raw FROM unnest($4::text[]) WITH ORDINALITY AS r(raw, n)`,
       [BUCKET, ref.key, ref.etag, events.map((e) => `${line(e)},X1`)],
     );
-    const report = await revalidate(db.pool, () => LATER, { reasons: ['header_mismatch'], dryRun: false });
+    const report = await revalidate(env.db.pool, () => LATER, {
+      reasons: ['header_mismatch'],
+      dryRun: false,
+    });
     expect(report).toMatchObject({ examined: 2, inserted: 2, objectsNoLongerFailed: 1 });
-    const ledger = await db.pool.query(
+    const ledger = await env.db.pool.query(
       'SELECT status, error, rows_inserted, rows_rejected FROM ingested_objects WHERE key = $1',
       [ref.key],
     );
     expect(ledger.rows[0]).toEqual({ status: 'ingested', error: null, rows_inserted: 2, rows_rejected: 0 });
-    const extra = await db.pool.query('SELECT extra FROM user_events WHERE event_id = $1', [
+    const extra = await env.db.pool.query('SELECT extra FROM user_events WHERE event_id = $1', [
       events[0]?.event_id,
     ]);
     expect(extra.rows[0].extra).toEqual({ coupon: 'X1' });
@@ -131,9 +112,9 @@ describe('revalidate', () => {
 
   it('leaves the rejects of a file over its budget alone unless that reason is named', async () => {
     const ref = await put(doc([ev(), ev({ quantity: '0' }), ev({ quantity: '0' }), ev({ quantity: '0' })]));
-    expect(await ingestOne(deps, ref, { maxRejectRatio: 0.5 })).toMatchObject({ status: 'failed' });
-    expect(await revalidate(db.pool, () => LATER, { dryRun: false })).toMatchObject({ valid: 0 });
-    const report = await revalidate(db.pool, () => LATER, {
+    expect(await ingestOne(env.deps, ref, { maxRejectRatio: 0.5 })).toMatchObject({ status: 'failed' });
+    expect(await revalidate(env.db.pool, () => LATER, { dryRun: false })).toMatchObject({ valid: 0 });
+    const report = await revalidate(env.db.pool, () => LATER, {
       reasons: ['reject_budget_exceeded'],
       dryRun: false,
     });

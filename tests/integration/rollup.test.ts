@@ -1,12 +1,9 @@
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IngestDeps } from '../../functions/ingest/ingest.ts';
+import { describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
 import { readCounts, readRejectReasons } from '../../scripts/local/dashboard/queries.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { type TestEndpoint, testEndpoint } from '../helpers/endpoint.ts';
-import { csv, recordingLogger, row } from '../helpers/factories.ts';
+import { csv, row } from '../helpers/factories.ts';
 import { ingestMany, ingestOne } from '../helpers/ingest.ts';
+import { ingestEnv } from '../helpers/ingest-env.ts';
 
 /**
  * The totals the schema's triggers maintain (event_rollup behind event_summary, ledger_totals,
@@ -18,26 +15,8 @@ import { ingestMany, ingestOne } from '../helpers/ingest.ts';
 
 const BUCKET = 'rollup-test';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
-let db: TestDatabase;
-let aws: TestEndpoint;
-let deps: IngestDeps;
-
-beforeAll(async () => {
-  [db, aws] = await Promise.all([freshDatabase(), testEndpoint()]);
-  await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  deps = { s3: aws.s3, db: db.pool, logger: recordingLogger(), clock: () => NOW };
-});
-afterAll(async () => {
-  await aws?.stop();
-  await db?.drop();
-});
-
-let n = 0;
-async function put(body: string): Promise<ObjectRef> {
-  const key = `events/2026/11/21/12/u-${++n}.csv`;
-  const out = await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  return { bucket: BUCKET, key, etag: (out.ETag ?? '').replace(/"/g, ''), size: Buffer.byteLength(body) };
-}
+const env = ingestEnv({ bucket: BUCKET, now: NOW, keyPrefix: 'u' });
+const { put } = env;
 
 const TYPES = ['view', 'add_to_cart', 'purchase', 'wishlist', 'remove_from_cart'];
 const CATEGORIES = ['Books', 'Home & Kitchen', 'Toys, Games', 'Garden "Outdoor"'];
@@ -57,7 +36,7 @@ function rows(count: number, seed: number) {
 }
 
 async function rollupMatchesEvents(): Promise<void> {
-  const { rows: diff } = await db.pool.query(
+  const { rows: diff } = await env.db.pool.query(
     `WITH fresh AS (
        SELECT date_trunc('hour', event_timestamp, 'UTC') AS hour, event_type, product_category,
               count(*)::bigint AS events, sum(quantity)::bigint AS units,
@@ -71,8 +50,8 @@ async function rollupMatchesEvents(): Promise<void> {
 }
 
 async function totalsMatchTables(): Promise<void> {
-  const counts = await readCounts(db.pool);
-  const { rows } = await db.pool.query<Record<string, string>>(
+  const counts = await readCounts(env.db.pool);
+  const { rows } = await env.db.pool.query<Record<string, string>>(
     `SELECT count(*) FILTER (WHERE status = 'ingested') AS ingested,
             count(*) FILTER (WHERE status = 'failed') AS failed,
             count(*) FILTER (WHERE error LIKE 'reject\\_budget\\_exceeded%') AS budget,
@@ -93,10 +72,10 @@ async function totalsMatchTables(): Promise<void> {
     rowsDuplicate: Number(r.duplicate),
     rowsRejected: Number(r.rejected),
   });
-  const { rows: reasons } = await db.pool.query<{ reason: string; n: string }>(
+  const { rows: reasons } = await env.db.pool.query<{ reason: string; n: string }>(
     'SELECT reason, count(*) AS n FROM rejected_events GROUP BY reason ORDER BY n DESC, reason',
   );
-  expect(await readRejectReasons(db.pool)).toEqual(
+  expect(await readRejectReasons(env.db.pool)).toEqual(
     reasons.map((x) => ({ reason: x.reason, rows: Number(x.n) })),
   );
 }
@@ -110,41 +89,43 @@ describe('maintained totals (real PostgreSQL + S3 wire protocol)', () => {
     const second = await put(
       csv([...b, ...a.slice(100, 160), { ...(b[0] as Record<string, string>), quantity: '0' }]),
     );
-    await ingestMany(deps, [first, second]);
+    await ingestMany(env.deps, [first, second]);
     await rollupMatchesEvents();
     await totalsMatchTables();
-    const afterFirst = await readCounts(db.pool);
+    const afterFirst = await readCounts(env.db.pool);
     expect(afterFirst.rowsInserted).toBe(600);
 
     // Replays change nothing.
-    await ingestOne(deps, first);
-    await ingestMany(deps, [second, first]);
+    await ingestOne(env.deps, first);
+    await ingestMany(env.deps, [second, first]);
     await rollupMatchesEvents();
     await totalsMatchTables();
-    expect((await readCounts(db.pool)).rowsInserted).toBe(600);
+    expect((await readCounts(env.db.pool)).rowsInserted).toBe(600);
 
     // Two ingests racing on the same new event_ids and the same hours.
     const c = rows(500, 3);
     const [x, y] = await Promise.all([put(csv(c)), put(csv([...c.slice(250), ...c.slice(0, 250)]))]);
-    await Promise.all([ingestOne(deps, x as ObjectRef), ingestOne(deps, y as ObjectRef)]);
+    await Promise.all([ingestOne(env.deps, x as ObjectRef), ingestOne(env.deps, y as ObjectRef)]);
     await rollupMatchesEvents();
     await totalsMatchTables();
-    expect((await readCounts(db.pool)).rowsInserted).toBe(1100);
+    expect((await readCounts(env.db.pool)).rowsInserted).toBe(1100);
 
     // A large object committed chunk by chunk, and an object over its reject budget.
     const big = await put(csv(rows(1000, 4)));
-    await ingestOne(deps, big, { chunkRows: 150 });
+    await ingestOne(env.deps, big, { chunkRows: 150 });
     const junk = await put(csv([...rows(3, 5), 'x', 'y', 'z', 'w', 'v']));
-    expect((await ingestOne(deps, junk, { maxRejectRatio: 0.5 })).status).toBe('failed');
+    expect((await ingestOne(env.deps, junk, { maxRejectRatio: 0.5 })).status).toBe('failed');
     await rollupMatchesEvents();
     await totalsMatchTables();
 
     // Retention: deleting events takes them out of the summary; emptied groups disappear.
-    await db.pool.query(`DELETE FROM user_events WHERE event_timestamp < $1`, [new Date(NOW - 3 * 3600_000)]);
-    await db.pool.query(`DELETE FROM rejected_events WHERE line_number = 2`);
+    await env.db.pool.query(`DELETE FROM user_events WHERE event_timestamp < $1`, [
+      new Date(NOW - 3 * 3600_000),
+    ]);
+    await env.db.pool.query(`DELETE FROM rejected_events WHERE line_number = 2`);
     await rollupMatchesEvents();
     await totalsMatchTables();
-    const { rows: empty } = await db.pool.query('SELECT * FROM event_rollup WHERE events = 0');
+    const { rows: empty } = await env.db.pool.query('SELECT * FROM event_rollup WHERE events = 0');
     expect(empty).toEqual([]);
   });
 });
