@@ -1,4 +1,5 @@
 import { afterAll, expect } from 'vitest';
+import { freePort } from './net.ts';
 import { type NpmStart, npmStart, processesMentioning, tempDataDir } from './npm-start.ts';
 
 /**
@@ -42,6 +43,24 @@ export function lifecycleFixture() {
 
 /** Arguments every lifecycle test passes: no dashboard, a status line every half second. */
 export const QUIET = ['--dashboard-port', 'off', '--status', '0.5'];
+
+/**
+ * `npm start` arguments for an instance on `dir` that generates nothing by itself (`--interval 0`):
+ * any free S3 port, a free PostgreSQL port, and {@link QUIET}.
+ */
+export async function idleInstanceArgs(dir: string): Promise<string[]> {
+  return [
+    '--data-dir',
+    dir,
+    '--port',
+    '0',
+    '--pg-port',
+    String(await freePort()),
+    '--interval',
+    '0',
+    ...QUIET,
+  ];
+}
 
 /** Ctrl+C, then the exit code 0 and the last words of a clean stop. */
 export async function stopCleanly(p: NpmStart): Promise<void> {

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lifecycleFixture, QUIET, stopCleanly, until } from '../helpers/lifecycle.ts';
-import { freePort } from '../helpers/net.ts';
+import { idleInstanceArgs, lifecycleFixture, stopCleanly, until } from '../helpers/lifecycle.ts';
 import { type NpmStart, processesMentioning } from '../helpers/npm-start.ts';
 
 /**
@@ -25,17 +24,7 @@ describe('Ctrl+C at any moment of the start', () => {
     'when %s: every child stops, and the next start works',
     async (_moment, reached) => {
       const dir = await dataDir();
-      const args = [
-        '--data-dir',
-        dir,
-        '--port',
-        '0',
-        '--pg-port',
-        String(await freePort()),
-        '--interval',
-        '0',
-        ...QUIET,
-      ];
+      const args = await idleInstanceArgs(dir);
       const first = started(args);
       await until('the moment', () => reached(dir, first) || first.child.exitCode !== null, 60_000);
       first.signal('SIGINT');
@@ -56,17 +45,7 @@ describe('Ctrl+C at any moment of the start', () => {
 
   it('a cluster left without its credentials (by older versions) is moved aside and created again, with a message', async () => {
     const dir = await dataDir();
-    const args = [
-      '--data-dir',
-      dir,
-      '--port',
-      '0',
-      '--pg-port',
-      String(await freePort()),
-      '--interval',
-      '0',
-      ...QUIET,
-    ];
+    const args = await idleInstanceArgs(dir);
     const first = started(args);
     await first.waitFor(/ready in/);
     await stopCleanly(first);

@@ -3,7 +3,14 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ingestedObjects, lifecycleFixture, QUIET, stopCleanly, until } from '../helpers/lifecycle.ts';
+import {
+  idleInstanceArgs,
+  ingestedObjects,
+  lifecycleFixture,
+  QUIET,
+  stopCleanly,
+  until,
+} from '../helpers/lifecycle.ts';
 import { freePort } from '../helpers/net.ts';
 import { npmStart, processesMentioning } from '../helpers/npm-start.ts';
 
@@ -63,17 +70,7 @@ describe('one runtime per data folder', () => {
 describe('signals go only to our own PostgreSQL', () => {
   it('a pid file naming a live process that is not our server (an earlier boot) is removed, the process left alone', async () => {
     const dir = await dataDir();
-    const args = [
-      '--data-dir',
-      dir,
-      '--port',
-      '0',
-      '--pg-port',
-      String(await freePort()),
-      '--interval',
-      '0',
-      ...QUIET,
-    ];
+    const args = await idleInstanceArgs(dir);
     const first = started(args);
     await first.waitFor(/ready in/);
     await stopCleanly(first);
@@ -95,17 +92,7 @@ describe('signals go only to our own PostgreSQL', () => {
 
   it('kill -9 leaves our server running; the next start finds it is ours, stops it and starts cleanly', async () => {
     const dir = await dataDir();
-    const args = [
-      '--data-dir',
-      dir,
-      '--port',
-      '0',
-      '--pg-port',
-      String(await freePort()),
-      '--interval',
-      '0',
-      ...QUIET,
-    ];
+    const args = await idleInstanceArgs(dir);
     const first = started(args);
     await first.waitFor(/ready in/);
     first.killGroup();
