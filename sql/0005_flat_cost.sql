@@ -86,12 +86,6 @@ CREATE TRIGGER user_events_rollup_update AFTER UPDATE ON user_events
 CREATE TRIGGER user_events_rollup_delete AFTER DELETE ON user_events
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION event_rollup_apply();
 
-INSERT INTO event_rollup (hour, event_type, product_category, events, units, revenue)
-SELECT date_trunc('hour', event_timestamp, 'UTC'), event_type, product_category, count(*), sum(quantity),
-       sum(CASE WHEN event_type = 'purchase' THEN product_price * quantity ELSE 0 END)
-  FROM user_events
- GROUP BY 1, 2, 3;
-
 DROP VIEW event_summary;
 -- Counts and revenue by UTC hour, type and category, for dashboards and a quick look with psql.
 CREATE VIEW event_summary AS
@@ -151,13 +145,6 @@ CREATE TRIGGER ingested_objects_totals_update AFTER UPDATE ON ingested_objects
 CREATE TRIGGER ingested_objects_totals_delete AFTER DELETE ON ingested_objects
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_apply();
 
-INSERT INTO ledger_totals
-SELECT 0, status, count(*), count(*) FILTER (WHERE error LIKE 'reject\_budget\_exceeded%'),
-       sum(rows_total), sum(rows_inserted), sum(rows_duplicate), sum(rows_rejected)
-  FROM ingested_objects
- WHERE status IN ('ingested', 'failed')
- GROUP BY status;
-
 -- Rejected rows per reason, all time (resolved ones included: a reject is history).
 CREATE TABLE reject_totals (
   slot    smallint NOT NULL,
@@ -184,4 +171,23 @@ CREATE TRIGGER rejected_events_totals_update AFTER UPDATE ON rejected_events
 CREATE TRIGGER rejected_events_totals_delete AFTER DELETE ON rejected_events
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION reject_totals_apply();
 
-INSERT INTO reject_totals SELECT 0, reason, count(*) FROM rejected_events GROUP BY reason;
+-- ---- Rebuilding the totals ----------------------------------------------------------------------
+-- Every maintained total computed afresh from the tables it summarizes: here, for the rows written
+-- before this migration; later, after a bulk load that ran with the triggers disabled.
+CREATE FUNCTION rebuild_totals() RETURNS void LANGUAGE sql AS $$
+  TRUNCATE event_rollup, ledger_totals, reject_totals;
+  INSERT INTO event_rollup (hour, event_type, product_category, events, units, revenue)
+  SELECT date_trunc('hour', event_timestamp, 'UTC'), event_type, product_category, count(*), sum(quantity),
+         sum(CASE WHEN event_type = 'purchase' THEN product_price * quantity ELSE 0 END)
+    FROM user_events
+   GROUP BY 1, 2, 3;
+  INSERT INTO ledger_totals
+  SELECT 0, status, count(*), count(*) FILTER (WHERE error LIKE 'reject\_budget\_exceeded%'),
+         sum(rows_total), sum(rows_inserted), sum(rows_duplicate), sum(rows_rejected)
+    FROM ingested_objects
+   WHERE status IN ('ingested', 'failed')
+   GROUP BY status;
+  INSERT INTO reject_totals SELECT 0, reason, count(*) FROM rejected_events GROUP BY reason;
+$$;
+
+SELECT rebuild_totals();

@@ -16,8 +16,8 @@ import {
  *
  * The fill is set-based SQL on two connections, each inserting its half in statements of a million
  * rows, with the primary key and the BRIN index dropped during the fill and built after (as a bulk
- * load would), and the schema's summary triggers disabled during the fill and their tables filled
- * with one aggregate each at the end. Then VACUUM ANALYZE, so the run that follows does not pay
+ * load would), and the schema's summary triggers disabled during the fill and the totals rebuilt by
+ * the schema's `rebuild_totals()` at the end. Then VACUUM ANALYZE, so the run that follows does not pay
  * for setting hint bits on 50 million rows, and a CHECKPOINT.
  */
 
@@ -151,13 +151,7 @@ export async function prefill(
   } finally {
     client.release();
   }
-  await pool.query(`INSERT INTO event_rollup (hour, event_type, product_category, events, units, revenue)
-                    SELECT date_trunc('hour', event_timestamp, 'UTC'), event_type, product_category, count(*),
-                           sum(quantity), sum(CASE WHEN event_type = 'purchase' THEN product_price * quantity ELSE 0 END)
-                      FROM user_events GROUP BY 1, 2, 3`);
-  await pool.query(`INSERT INTO ledger_totals
-                    SELECT 0, status, count(*), 0, sum(rows_total), sum(rows_inserted), sum(rows_duplicate), sum(rows_rejected)
-                      FROM ingested_objects GROUP BY status`);
+  await pool.query('SELECT rebuild_totals()');
   await pool.query(`ALTER TABLE user_events ENABLE TRIGGER USER;
                     ALTER TABLE ingested_objects ENABLE TRIGGER USER;`);
   progress(`  prefill: VACUUM ANALYZE and CHECKPOINT`);
