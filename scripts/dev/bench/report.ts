@@ -66,7 +66,7 @@ export interface ScalingPoint {
   /** Median over the repetitions (each adds the run's rows to the table). */
   endToEndRowsPerSec: number;
   runs: number[];
-  /** Median time of one dashboard refresh (all its queries, one after the other). */
+  /** Median time of one dashboard refresh (the ledger totals, then the sampler's two groups of queries). */
   dashboardQueryMs: number;
   prefillSeconds?: number;
   tableMb?: number;
@@ -130,7 +130,7 @@ above) on two databases side by side: an empty \`user_events\` and one prefilled
 two connections, indexes built after, then VACUUM ANALYZE and a checkpoint). After one unmeasured run on each, the
 measured runs (different files each time) alternate between the two, so a change in the machine's speed during the
 run weighs on both alike. The server is the embedded PostgreSQL with the project's settings (${settings}). Then the
-dashboard's refresh (every query it runs, one after the other) is timed on each. Raw figures: \`bench/scaling*.json\`.
+dashboard's refresh (the ledger totals, then the two groups of queries its sampler runs) is timed on each. Raw figures: \`bench/scaling*.json\`.
 
 | ids, indexes | rows before | table / primary key | end-to-end rows/s, median (runs) | dashboard refresh |
 | --- | --- | --- | --- | --- |

@@ -1,13 +1,6 @@
 import type pg from 'pg';
-import {
-  readCounts,
-  readLatency,
-  readLatestObjects,
-  readLatestReconciled,
-  readLatestRejects,
-  readRejectReasons,
-  readSummary,
-} from '../../local/dashboard/queries.ts';
+import { readCounts } from '../../local/dashboard/queries.ts';
+import { readDetail, readSlowDetail } from '../../local/dashboard/refresh.ts';
 
 /**
  * Table-size scaling for the bench: fill `user_events` (and a ledger in proportion) with millions of
@@ -171,20 +164,16 @@ export async function prefill(
 }
 
 /**
- * Milliseconds of one dashboard refresh: every query the dashboard's server runs each second and on
- * its slower cycle, one after the other (the server runs them concurrently; sequential timing adds
- * them up, the dearer figure). Median of `times` refreshes after one warm-up.
+ * Milliseconds of one dashboard refresh: the ledger totals and both sets of queries the dashboard's
+ * sampler runs (the every-second set and the slower one), one after the other. Median of `times`
+ * refreshes after one warm-up.
  */
 export async function dashboardQueryMs(pool: pg.Pool, times = 15): Promise<number> {
   const refresh = async () => {
     const t = performance.now();
     await readCounts(pool);
-    await readLatency(pool);
-    await readLatestObjects(pool, { limit: 10 });
-    await readLatestRejects(pool, 10);
-    await readRejectReasons(pool);
-    await readSummary(pool, 24);
-    await readLatestReconciled(pool, 10);
+    await readDetail(pool);
+    await readSlowDetail(pool);
     return performance.now() - t;
   };
   await refresh();

@@ -5,20 +5,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PipelineStatus } from '../status.ts';
-import {
-  type Latency,
-  type LedgerRow,
-  type Queryable,
-  type ReconciledRow,
-  type RejectRow,
-  readLatency,
-  readLatestObjects,
-  readLatestReconciled,
-  readLatestRejects,
-  readRejectReasons,
-  readSummary,
-  type SummaryRow,
-} from './queries.ts';
+import type { Latency, LedgerRow, Queryable, ReconciledRow, RejectRow, SummaryRow } from './queries.ts';
+import { readDetail, readSlowDetail, SUMMARY_HOURS } from './refresh.ts';
 
 /** What the dashboard reads: the ledger database and the runtime's status (counters, queue depths). */
 export interface DashboardOptions {
@@ -83,7 +71,6 @@ export interface Dashboard {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const SUMMARY_HOURS = 24;
 
 /** Files the page needs; the chart library comes from node_modules, so the page works offline. */
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -134,18 +121,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const status = await options.status();
       samples.push({ ...status, at });
       if (samples.length > historySize) samples.splice(0, samples.length - historySize);
-      const [latency, objects, rejects] = await Promise.all([
-        readLatency(options.db),
-        readLatestObjects(options.db, { limit: 10 }),
-        readLatestRejects(options.db, 10),
-      ]);
+      const { latency, objects, rejects } = await readDetail(options.db);
       if (at - lastSlow >= slowEveryMs) {
-        const [reasons, summary, reconciled] = await Promise.all([
-          readRejectReasons(options.db),
-          readSummary(options.db, SUMMARY_HOURS),
-          readLatestReconciled(options.db, 10),
-        ]);
-        slow = { reasons, summary, reconciled };
+        slow = await readSlowDetail(options.db);
         lastSlow = at;
       }
       current = {
