@@ -455,14 +455,33 @@ function generatorRate(seconds: number): number {
 
 async function main(): Promise<void> {
   if (!args.embedded) return measure();
-  // The embedded PostgreSQL with the project's settings (topology.database), in a folder of its own.
-  const dataDir = path.join(ROOT, '.data', 'bench-embedded');
-  await rm(dataDir, { recursive: true, force: true });
-  const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres' });
-  adminUrl = server.url;
-  serverSettings = { ...DEFAULT_SERVER_SETTINGS };
-  try {
+  await withEmbeddedServer('bench-embedded', {}, async (url) => {
+    adminUrl = url;
+    serverSettings = { ...DEFAULT_SERVER_SETTINGS };
     await measure();
+  });
+}
+
+/**
+ * Run `work` against a throwaway embedded PostgreSQL with the project's settings (overridden by
+ * `settings`), its cluster under `.data/<name>`; the server is stopped and the folder removed after.
+ */
+async function withEmbeddedServer(
+  name: string,
+  settings: Record<string, string | number | boolean>,
+  work: (url: string) => Promise<void>,
+): Promise<void> {
+  const dataDir = path.join(ROOT, '.data', name);
+  await rm(dataDir, { recursive: true, force: true });
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    database: 'postgres',
+    settings,
+    log: (line) => progress(`  postgres: ${line}`),
+  });
+  try {
+    await work(server.url);
   } finally {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -680,18 +699,20 @@ const POSTGRES_DEFAULTS = {
  * queries are timed on each. Written to bench/scaling.json (or --results).
  */
 async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: boolean): Promise<void> {
-  const dataDir = path.join(ROOT, '.data', 'bench-scaling');
-  await rm(dataDir, { recursive: true, force: true });
   const settings = args['pg-defaults'] ? POSTGRES_DEFAULTS : {};
-  const server = await startEmbeddedPostgres({
-    dataDir,
-    port: await freePort(),
-    database: 'postgres',
-    settings,
-    log: (line) => progress(`  postgres: ${line}`),
-  });
+  await withEmbeddedServer('bench-scaling', settings, (url) =>
+    scalingRun(url, settings, prefillRows, ids, indexesBefore),
+  );
+}
+
+async function scalingRun(
+  adminUrl: string,
+  settings: Record<string, string | number | boolean>,
+  prefillRows: number,
+  ids: IdKind,
+  indexesBefore: boolean,
+): Promise<void> {
   const loadBefore = os.loadavg()[0] ?? 0;
-  const adminUrl = server.url;
   const tpl = await templateDatabase(adminUrl);
   const ep = await benchEndpoint();
   const reps = args.reps === undefined ? Math.max(5, config.reps) : config.reps;
@@ -745,6 +766,7 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
     const results: ScalingResults = {
       ids,
       indexes: indexesBefore ? 'before' : 'now',
+      settings: args['pg-defaults'] ? 'postgres-defaults' : 'project',
       tableScaling: out,
       tableScalingRatio: atN.endToEndRowsPerSec / at0.endToEndRowsPerSec,
       ...(prefillRows >= 50_000_000
@@ -777,8 +799,6 @@ async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: bool
     await full.drop().catch(() => {});
     await ep.stop();
     await tpl.drop().catch(() => {});
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -79,6 +79,8 @@ export interface ScalingResults {
   ids: 'v7' | 'v4';
   /** The schema's indexes, or the three secondary B-trees of before `sql/0005` (absent: now). */
   indexes?: 'now' | 'before';
+  /** The server's settings: the project's, or PostgreSQL's own defaults (`--pg-defaults`). */
+  settings: 'project' | 'postgres-defaults';
   tableScaling: ScalingPoint[];
   /** rows/s on the largest table ÷ rows/s on the empty one. */
   tableScalingRatio: number;
@@ -96,7 +98,7 @@ export interface ScalingResults {
 
 /** "v7 ids, PK + BRIN" or "v4 ids, 3 B-trees (before)": what a scaling run measured. */
 function variantName(x: ScalingResults): string {
-  const defaults = x.serverSettings.max_wal_size === '1GB' ? ', PostgreSQL default settings' : '';
+  const defaults = x.settings === 'postgres-defaults' ? ', PostgreSQL default settings' : '';
   return `${x.ids} ids, ${x.indexes === 'before' ? 'PK + 3 B-trees (before 0005)' : 'PK + BRIN'}${defaults}`;
 }
 
@@ -116,7 +118,7 @@ export function renderScaling(
   const summary = runs
     .map(
       (x) =>
-        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows${x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.serverSettings.max_wal_size !== '1GB' ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
+        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows${x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.settings === 'project' ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
     )
     .join('\n');
   const settings = Object.entries((runs[0] as ScalingResults).serverSettings)
@@ -157,10 +159,8 @@ function scalingChoices(
     runs.find((x) => x.ids === ids && (x.indexes ?? 'now') === indexes);
   const ratio = (x: ScalingResults | undefined) =>
     x ? `${x.tableScalingRatio.toFixed(2)} ×` : 'not measured (no results file)';
-  const now = runs.find(
-    (x) => x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.serverSettings.max_wal_size !== '1GB',
-  );
-  const pgDefaults = runs.find((x) => x.serverSettings.max_wal_size === '1GB');
+  const now = runs.find((x) => x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.settings === 'project');
+  const pgDefaults = runs.find((x) => x.settings === 'postgres-defaults');
   const v4 = find('v4', 'now');
   const before = find('v4', 'before');
   return `### What keeps the cost flat
