@@ -7,10 +7,12 @@
  * notification → SQS → Lambda-style poller → the ingest handler (in its own process) → PostgreSQL
  * (`DATABASE_URL`, a fresh database per repetition). Figures are medians over repetitions.
  */
+import { once } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createGzip } from 'node:zlib';
 import { createGenerator } from '../../../functions/generator/generate.ts';
 import { ROOT } from '../../../infra/paths.ts';
 import { topology } from '../../../infra/topology.ts';
@@ -54,6 +56,8 @@ const HELP = `Usage: npm run bench -- [options]
   --large-reps <n>        repetitions of the large object (default = --reps)
   --scaling-rows <n>      rows of the object compared with the large one, read through continuations
                           under the topology's function timeout (default 5000000; quick 100000)
+  --gzip-rows <n>         rows of the gzip object whose peak RSS is compared with the plain large
+                          object's (default 7000000, about 1 GiB decompressed; quick 20000)
   --results <file>        where to write the JSON (default bench/results.json)
   --docs <dir>            where to write performance.md and performance.svg (default docs/)
   --render <results.json> only re-render performance.md and the chart from a results file
@@ -83,6 +87,7 @@ const { values: args } = parseArgs({
     'large-rows': { type: 'string' },
     'large-reps': { type: 'string' },
     'scaling-rows': { type: 'string' },
+    'gzip-rows': { type: 'string' },
     results: { type: 'string' },
     docs: { type: 'string' },
     profile: { type: 'string' },
@@ -113,6 +118,7 @@ const config = {
   largeRows: num(args['large-rows'], quick ? 20_000 : 500_000),
   largeReps: num(args['large-reps'], num(args.reps, quick ? 1 : 3)),
   scalingRows: num(args['scaling-rows'], quick ? 100_000 : 5_000_000),
+  gzipRows: num(args['gzip-rows'], quick ? 20_000 : 7_000_000),
   generatorSeconds: quick ? 0.3 : 1,
   batchSize: topology.ingest.batchSize,
   concurrency: topology.ingest.maxConcurrency,
@@ -338,29 +344,63 @@ async function endToEnd(
   }
 }
 
+/** Parts of a multipart upload: above S3's 5 MiB minimum, below the endpoint's 11 MiB request limit. */
+const PART_BYTES = 8 * 2 ** 20;
+
+/** `rows` generated events as CSV pieces of about 7.5 MB, one header at the start. */
+function* csvPieces(rows: number): Generator<Buffer> {
+  const gen = createGenerator({ seed: 99, badRate: 0, duplicateRate: 0 });
+  const PIECE_ROWS = 40_000;
+  for (let done = 0; done < rows; done += PIECE_ROWS) {
+    const csv = gen.batch(Math.min(PIECE_ROWS, rows - done)).csv;
+    yield Buffer.from(done === 0 ? csv : csv.slice(csv.indexOf('\n') + 1), 'utf8');
+  }
+}
+
+/** One gzip stream over `pieces`, cut into upload parts of at least PART_BYTES (the last one smaller). */
+async function* gzipParts(pieces: Iterable<Buffer>): AsyncGenerator<Buffer> {
+  const gz = createGzip();
+  const feeding = (async () => {
+    for (const piece of pieces) if (!gz.write(piece)) await once(gz, 'drain');
+    gz.end();
+  })();
+  let held: Buffer[] = [];
+  let size = 0;
+  for await (const out of gz as AsyncIterable<Buffer>) {
+    held.push(out);
+    size += out.length;
+    if (size >= PART_BYTES) {
+      yield Buffer.concat(held);
+      held = [];
+      size = 0;
+    }
+  }
+  await feeding;
+  if (size > 0) yield Buffer.concat(held);
+}
+
 /**
- * The large object: generated part by part and uploaded once with a multipart upload; each
- * repetition gets a fresh database and worker, re-sends the object's notification and times it to
- * the commit. The worker's peak RSS is read after the object is done.
+ * The large object: generated part by part and uploaded once with a multipart upload (plain CSV, or
+ * one gzip stream as a `.csv.gz`); each repetition gets a fresh database and worker, re-sends the
+ * object's notification and times it to the commit. The worker's peak RSS is read after the object
+ * is done.
  */
-async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
+async function largeObject(ep: BenchEndpoint, rows: number, reps: number, encoding?: 'gzip') {
   const lane = await ep.lane();
   const bucket = lane.resources.bucket;
-  const key = 'events/large/object.csv';
-  const gen = createGenerator({ seed: 99, badRate: 0, duplicateRate: 0 });
-  const PART_ROWS = 40_000; // ≈ 7.5 MB: above S3's 5 MiB part minimum, below the endpoint's 11 MiB limit
+  const key = encoding === 'gzip' ? 'events/large/object.csv.gz' : 'events/large/object.csv';
   lane.muted = true;
   const uploadStarted = performance.now();
   await multipartUpload(
     ep.s3,
     bucket,
     key,
-    (function* () {
-      for (let done = 0; done < rows; done += PART_ROWS) {
-        const csv = gen.batch(Math.min(PART_ROWS, rows - done)).csv;
-        yield Buffer.from(done === 0 ? csv : csv.slice(csv.indexOf('\n') + 1), 'utf8');
-      }
-    })(),
+    encoding === 'gzip'
+      ? gzipParts(csvPieces(rows))
+      : (function* () {
+          // Pieces are about 7.5 MB each: parts as they come.
+          yield* csvPieces(rows);
+        })(),
   );
   await until('the object-created event', async () => lane.created.find((e) => e.key === key), 10_000);
   const created = lane.created.find((e) => e.key === key);
@@ -384,7 +424,13 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
         lane: repLane,
         batchingWindowMs: 0,
       });
-      const run: LargeRun = { seconds: Number.NaN, peakRssMb: Number.NaN, continuations: 0, chunks: 0 };
+      const run: LargeRun = {
+        seconds: Number.NaN,
+        peakRssMb: Number.NaN,
+        continuations: 0,
+        chunks: 0,
+        contentMb: Number.NaN,
+      };
       try {
         const started = Date.now();
         repLane.bridge.notify(created);
@@ -398,12 +444,14 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
         if (s.rowsTotal !== rows || s.failed)
           throw new Error(`large object: ledger has ${s.rowsTotal} rows, failed ${s.failed}`);
         run.seconds = (s.lastIngestedMs - started) / 1000;
-        const { rows: l } = await db.pool.query<{ continuations: number; chunks: number }>(
-          'SELECT continuations, chunks FROM ingested_objects WHERE bucket = $1 AND key = $2',
+        const { rows: l } = await db.pool.query<{ continuations: number; chunks: number; content: string }>(
+          'SELECT continuations, chunks, resume_offset AS content FROM ingested_objects WHERE bucket = $1 AND key = $2',
           [bucket, key],
         );
         run.continuations = l[0]?.continuations ?? 0;
         run.chunks = l[0]?.chunks ?? 0;
+        // Once an object is finished its resume offset is its content's size (decompressed).
+        run.contentMb = Number(l[0]?.content ?? Number.NaN) / 2 ** 20;
       } finally {
         run.peakRssMb = (await worker.stop()).peakRssMb;
         runs.push(run);
@@ -425,6 +473,7 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number) {
     continuations: median(runs.map((r) => r.continuations)),
     chunks: median(runs.map((r) => r.chunks)),
     sizeMb: created.size / 2 ** 20,
+    contentMb: median(runs.map((r) => r.contentMb)),
   };
 }
 
@@ -434,6 +483,8 @@ interface LargeRun {
   peakRssMb: number;
   continuations: number;
   chunks: number;
+  /** Size of the object's content after decompression, from the ledger. */
+  contentMb: number;
 }
 
 /** CSV events generated per second by the generator's domain function (no I/O). */
@@ -602,6 +653,8 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
       `large object scaling: ${fmt(config.scalingRows)} rows × 1, function timeout ${topology.ingest.timeoutSeconds} s`,
     );
     const scaled = await largeObject(ep, config.scalingRows, 1);
+    progress(`gzip object: ${fmt(config.gzipRows)} rows × 1`);
+    const gzipped = await largeObject(ep, config.gzipRows, 1, 'gzip');
     const scale = (o: typeof large) => ({
       rows: o.rows,
       seconds: o.seconds,
@@ -610,6 +663,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
       continuations: o.continuations,
       chunks: o.chunks,
       sizeMb: o.sizeMb,
+      contentMb: o.contentMb,
     });
 
     const copyRowsPerSec = median(copyRuns);
@@ -642,6 +696,7 @@ async function scenarios(reps: number, postgres: string, loadBefore: number): Pr
         large: scale(scaled),
         rowsPerSecRatio: scaled.rowsPerSec / large.rowsPerSec,
       },
+      gzipLargeObject: scale(gzipped),
       generatorEventsPerSec: median(generatorRuns),
       peers,
       machine: {
