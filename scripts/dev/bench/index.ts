@@ -395,12 +395,8 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number, encodi
     ep.s3,
     bucket,
     key,
-    encoding === 'gzip'
-      ? gzipParts(csvPieces(rows))
-      : (function* () {
-          // Pieces are about 7.5 MB each: parts as they come.
-          yield* csvPieces(rows);
-        })(),
+    // Plain pieces (about 7.5 MB each) are parts as they come.
+    encoding === 'gzip' ? gzipParts(csvPieces(rows)) : csvPieces(rows),
   );
   await until('the object-created event', async () => lane.created.find((e) => e.key === key), 10_000);
   const created = lane.created.find((e) => e.key === key);
