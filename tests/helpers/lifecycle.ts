@@ -41,14 +41,17 @@ export function lifecycleFixture() {
   return { cleanups, dataDir, started };
 }
 
+/** No dashboard, and a status line every `statusSeconds`. */
+const quiet = (statusSeconds = 0.5) => ['--dashboard-port', 'off', '--status', String(statusSeconds)];
+
 /** Arguments every lifecycle test passes: no dashboard, a status line every half second. */
-export const QUIET = ['--dashboard-port', 'off', '--status', '0.5'];
+export const QUIET = quiet();
 
 /**
  * `npm start` arguments for an instance on `dir` that generates nothing by itself (`--interval 0`):
- * any free S3 port, a free PostgreSQL port, and {@link QUIET}.
+ * any free S3 port, a free PostgreSQL port, no dashboard and a status line every `statusSeconds`.
  */
-export async function idleInstanceArgs(dir: string): Promise<string[]> {
+export async function idleInstanceArgs(dir: string, statusSeconds?: number): Promise<string[]> {
   return [
     '--data-dir',
     dir,
@@ -58,7 +61,7 @@ export async function idleInstanceArgs(dir: string): Promise<string[]> {
     String(await freePort()),
     '--interval',
     '0',
-    ...QUIET,
+    ...quiet(statusSeconds),
   ];
 }
 

@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createGenerator, objectKey } from '../../functions/generator/generate.ts';
 import { putObject } from '../../functions/shared/upload.ts';
 import { topology } from '../../infra/topology.ts';
-import { freePort } from '../helpers/net.ts';
-import { type NpmStart, npmStart, processesMentioning, tempDataDir } from '../helpers/npm-start.ts';
+import { idleInstanceArgs, lifecycleFixture } from '../helpers/lifecycle.ts';
+import { type NpmStart, processesMentioning } from '../helpers/npm-start.ts';
 
 /**
  * kill -9 of npm start's whole process group while 300 objects are queued, then npm start again:
@@ -21,10 +21,7 @@ const EVENTS = 1000;
 const SEED = 300_300;
 const RATES = { badRate: 0.01, duplicateRate: 0.01 };
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const { cleanups, dataDir, started } = lifecycleFixture();
 
 /** The latest status line's numbers. */
 function status(p: NpmStart) {
@@ -43,30 +40,10 @@ function status(p: NpmStart) {
 }
 
 it('kill -9 with 300 objects queued, then npm start: all 300 in the ledger with exact counts', async () => {
-  const data = await tempDataDir('crash-');
-  cleanups.push(async () => {
-    for (const pid of await processesMentioning(data.dir)) process.kill(pid, 'SIGKILL');
-    await data.remove();
-  });
-  const args = [
-    '--data-dir',
-    data.dir,
-    '--port',
-    '0',
-    '--pg-port',
-    String(await freePort()),
-    '--interval',
-    '0',
-    '--dashboard-port',
-    'off',
-    '--status',
-    '0.3',
-  ];
-  const first = npmStart([...args, '--concurrency', '1']);
-  cleanups.push(async () => {
-    first.killGroup();
-    await first.exited;
-  });
+  const dir = await dataDir();
+  // Status lines every 0.3 s: the kill below waits on them, and should come while most objects still queue.
+  const args = await idleInstanceArgs(dir, 0.3);
+  const first = started([...args, '--concurrency', '1']);
   await first.waitFor(/ready in/, 90_000);
 
   // 300 objects, uploaded eight at a time while the first run ingests.
@@ -111,14 +88,10 @@ it('kill -9 with 300 objects queued, then npm start: all 300 in the ledger with 
     `kill -9 with ${atKill.ingested} objects ingested, ${atKill.queue} queued, ${atKill.inFlight} in flight`,
   );
 
-  const second = npmStart([...args, '--concurrency', '2']);
-  cleanups.push(async () => {
-    second.killGroup();
-    await second.exited;
-  });
+  const second = started([...args, '--concurrency', '2']);
   await second.waitFor(/ready in/, 90_000);
   const db = new pg.Pool({
-    connectionString: (await readFile(path.join(data.dir, 'database-url'), 'utf8')).trim(),
+    connectionString: (await readFile(path.join(dir, 'database-url'), 'utf8')).trim(),
   });
   db.on('error', () => {}); // its idle connections end when the server stops
   cleanups.push(() => db.end().catch(() => {}));
@@ -166,5 +139,5 @@ it('kill -9 with 300 objects queued, then npm start: all 300 in the ledger with 
 
   second.signal('SIGINT');
   expect(await second.exited).toBe(0);
-  expect(await processesMentioning(data.dir)).toEqual([]);
+  expect(await processesMentioning(dir)).toEqual([]);
 }, 400_000);
