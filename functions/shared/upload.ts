@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
@@ -12,7 +13,8 @@ export const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
 export interface PutObjectInput {
   bucket: string;
   key: string;
-  body: Uint8Array | string;
+  /** The content, or a stream of it, read part by part so a large object never sits in memory whole. */
+  body: Uint8Array | string | Readable;
   contentType?: string;
   /** gzip or zstd for a compressed object (ingest finds out from the bytes anyway). */
   contentEncoding?: string;

@@ -1,7 +1,8 @@
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll } from 'vitest';
 import type { IngestDeps } from '../../functions/ingest/ingest.ts';
 import type { ObjectRef } from '../../functions/ingest/s3-event.ts';
+import { putObject } from '../../functions/shared/upload.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 import { type TestEndpoint, testEndpoint } from './endpoint.ts';
 import { recordingLogger } from './factories.ts';
@@ -50,9 +51,9 @@ export function ingestEnv(options: { bucket: string; now: number; keyPrefix: str
       return ready(deps);
     },
     async put(body, key = `events/2026/11/21/12/${keyPrefix}-${++n}.csv`) {
-      const out = await ready(aws).s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const etag = await putObject(ready(aws).s3, { bucket, key, body });
       const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-      return { bucket, key, etag: (out.ETag ?? '').replace(/"/g, ''), size };
+      return { bucket, key, etag, size };
     },
   };
 }

@@ -7,15 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import pg from 'pg';
@@ -158,36 +150,6 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
 /** PUT one object. */
 export async function put(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'text/csv' }));
-}
-
-/**
- * Upload a large object with a multipart upload (the endpoint accepts ≤ 11 MiB per request), pulling
- * parts from `parts` so the whole object never sits in this process's memory at once.
- */
-export async function multipartUpload(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  parts: AsyncIterable<Buffer> | Iterable<Buffer>,
-): Promise<void> {
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-  const done: { ETag: string; PartNumber: number }[] = [];
-  let n = 0;
-  for await (const body of parts) {
-    n++;
-    const out = await s3.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body }),
-    );
-    done.push({ ETag: out.ETag as string, PartNumber: n });
-  }
-  await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: done },
-    }),
-  );
 }
 
 /** Settings of the ingest worker (the event source mapping). */

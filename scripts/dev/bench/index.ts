@@ -7,13 +7,14 @@
  * notification → SQS → Lambda-style poller → the ingest handler (in its own process) → PostgreSQL
  * (`DATABASE_URL`, a fresh database per repetition). Figures are medians over repetitions.
  */
-import { once } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { createGenerator } from '../../../functions/generator/generate.ts';
+import { putObject } from '../../../functions/shared/upload.ts';
 import { ROOT } from '../../../infra/paths.ts';
 import { topology } from '../../../infra/topology.ts';
 import { DEFAULT_SERVER_SETTINGS, startEmbeddedPostgres } from '../../local/database.ts';
@@ -27,7 +28,6 @@ import {
   type LedgerSummary,
   ledger,
   ledgerCount,
-  multipartUpload,
   put,
   queueDepth,
   serverVersion,
@@ -344,9 +344,6 @@ async function endToEnd(
   }
 }
 
-/** Parts of a multipart upload: above S3's 5 MiB minimum, below the endpoint's 11 MiB request limit. */
-const PART_BYTES = 8 * 2 ** 20;
-
 /** `rows` generated events as CSV pieces of about 7.5 MB, one header at the start. */
 function* csvPieces(rows: number): Generator<Buffer> {
   const gen = createGenerator({ seed: 99, badRate: 0, duplicateRate: 0 });
@@ -357,31 +354,9 @@ function* csvPieces(rows: number): Generator<Buffer> {
   }
 }
 
-/** One gzip stream over `pieces`, cut into upload parts of at least PART_BYTES (the last one smaller). */
-async function* gzipParts(pieces: Iterable<Buffer>): AsyncGenerator<Buffer> {
-  const gz = createGzip();
-  const feeding = (async () => {
-    for (const piece of pieces) if (!gz.write(piece)) await once(gz, 'drain');
-    gz.end();
-  })();
-  let held: Buffer[] = [];
-  let size = 0;
-  for await (const out of gz as AsyncIterable<Buffer>) {
-    held.push(out);
-    size += out.length;
-    if (size >= PART_BYTES) {
-      yield Buffer.concat(held);
-      held = [];
-      size = 0;
-    }
-  }
-  await feeding;
-  if (size > 0) yield Buffer.concat(held);
-}
-
 /**
- * The large object: generated part by part and uploaded once with a multipart upload (plain CSV, or
- * one gzip stream as a `.csv.gz`); each repetition gets a fresh database and worker, re-sends the
+ * The large object: generated piece by piece and streamed to the bucket by the project's uploader,
+ * which sends it in parts (plain CSV, or one gzip stream as a `.csv.gz`); each repetition gets a fresh database and worker, re-sends the
  * object's notification and times it to the commit. The worker's peak RSS is read after the object
  * is done.
  */
@@ -391,13 +366,13 @@ async function largeObject(ep: BenchEndpoint, rows: number, reps: number, encodi
   const key = encoding === 'gzip' ? 'events/large/object.csv.gz' : 'events/large/object.csv';
   lane.muted = true;
   const uploadStarted = performance.now();
-  await multipartUpload(
-    ep.s3,
+  const csv = Readable.from(csvPieces(rows));
+  await putObject(ep.s3, {
     bucket,
     key,
-    // Plain pieces (about 7.5 MB each) are parts as they come.
-    encoding === 'gzip' ? gzipParts(csvPieces(rows)) : csvPieces(rows),
-  );
+    body: encoding === 'gzip' ? csv.pipe(createGzip()) : csv,
+    contentType: 'text/csv',
+  });
   await until('the object-created event', async () => lane.created.find((e) => e.key === key), 10_000);
   const created = lane.created.find((e) => e.key === key);
   if (!created) throw new Error('no object-created event for the large object');
@@ -502,21 +477,22 @@ function generatorRate(seconds: number): number {
 
 async function main(): Promise<void> {
   if (!args.embedded) return measure();
-  await withEmbeddedServer('bench-embedded', {}, async (url) => {
+  await withEmbeddedServer('bench-embedded', {}, async (url, settings) => {
     adminUrl = url;
-    serverSettings = { ...DEFAULT_SERVER_SETTINGS };
+    serverSettings = settings;
     await measure();
   });
 }
 
 /**
  * Run `work` against a throwaway embedded PostgreSQL with the project's settings (overridden by
- * `settings`), its cluster under `.data/<name>`; the server is stopped and the folder removed after.
+ * `settings`; `work` gets the settings in force), its cluster under `.data/<name>`; the server is
+ * stopped and the folder removed after.
  */
 async function withEmbeddedServer(
   name: string,
   settings: Record<string, string | number | boolean>,
-  work: (url: string) => Promise<void>,
+  work: (url: string, settings: Record<string, string | number | boolean>) => Promise<void>,
 ): Promise<void> {
   const dataDir = path.join(ROOT, '.data', name);
   await rm(dataDir, { recursive: true, force: true });
@@ -528,7 +504,7 @@ async function withEmbeddedServer(
     log: (line) => progress(`  postgres: ${line}`),
   });
   try {
-    await work(server.url);
+    await work(server.url, { ...DEFAULT_SERVER_SETTINGS, ...settings });
   } finally {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -751,8 +727,8 @@ const POSTGRES_DEFAULTS = {
  */
 async function scalingMain(prefillRows: number, ids: IdKind, indexesBefore: boolean): Promise<void> {
   const settings = args['pg-defaults'] ? POSTGRES_DEFAULTS : {};
-  await withEmbeddedServer('bench-scaling', settings, (url) =>
-    scalingRun(url, settings, prefillRows, ids, indexesBefore),
+  await withEmbeddedServer('bench-scaling', settings, (url, inForce) =>
+    scalingRun(url, inForce, prefillRows, ids, indexesBefore),
   );
 }
 
@@ -825,7 +801,7 @@ async function scalingRun(
         : {}),
       dashboardQueryMs: { empty: at0.dashboardQueryMs, full: atN.dashboardQueryMs },
       dashboardQueryRatio: atN.dashboardQueryMs / at0.dashboardQueryMs,
-      serverSettings: { ...DEFAULT_SERVER_SETTINGS, ...settings },
+      serverSettings: settings,
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
