@@ -98,6 +98,10 @@ export interface ScalingResults {
   at: string;
 }
 
+/** The run of the schema, ids and settings the project ships: the one the targets are for. */
+const isProjectRun = (x: ScalingResults) =>
+  x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.settings === 'project';
+
 /** "v7 ids, PK + BRIN" or "v4 ids, 3 B-trees (before)": what a scaling run measured. */
 function variantName(x: ScalingResults): string {
   const defaults = x.settings === 'postgres-defaults' ? ', PostgreSQL default settings' : '';
@@ -120,7 +124,7 @@ export function renderScaling(
   const summary = runs
     .map(
       (x) =>
-        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows${x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.settings === 'project' ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
+        `- **${variantName(x)}:** ${x.tableScalingRatio.toFixed(2)} × the empty table's rows/s at ${int((x.tableScaling[x.tableScaling.length - 1] as ScalingPoint).prefillRows)} rows${isProjectRun(x) ? ' (`tableScaling50M`, target ≥ 0.8)' : ''}${x.indexes === 'before' ? '' : `; dashboard refresh ${x.dashboardQueryMs.full.toFixed(1)} ms vs ${x.dashboardQueryMs.empty.toFixed(1)} ms (${x.dashboardQueryRatio.toFixed(2)} ×${x.ids === 'v7' ? ', target ≤ 2 ×' : ''})`}. Measured ${x.at.slice(0, 16).replace('T', ' ')} UTC, PostgreSQL ${x.machine.postgres}, load average ${x.machine.loadAverageAtStart.toFixed(2)} at start.`,
     )
     .join('\n');
   const settings = Object.entries((runs[0] as ScalingResults).serverSettings)
@@ -161,7 +165,7 @@ function scalingChoices(
     runs.find((x) => x.ids === ids && (x.indexes ?? 'now') === indexes);
   const ratio = (x: ScalingResults | undefined) =>
     x ? `${x.tableScalingRatio.toFixed(2)} ×` : 'not measured (no results file)';
-  const now = runs.find((x) => x.ids === 'v7' && (x.indexes ?? 'now') === 'now' && x.settings === 'project');
+  const now = runs.find(isProjectRun);
   const pgDefaults = runs.find((x) => x.settings === 'postgres-defaults');
   const v4 = find('v4', 'now');
   const before = find('v4', 'before');
@@ -279,6 +283,10 @@ export function targets(r: BenchResults): { name: string; target: string; measur
   ];
 }
 
+/** One large object's figures, for the main table. */
+const largeFigures = (o: LargeObject) =>
+  `${o.seconds.toFixed(1)} s · ${int(o.rowsPerSec)} rows/s · ${int(o.chunks)} chunks · ${int(o.continuations)} continuations · peak RSS ${int(o.peakRssMb)} MB`;
+
 /** Rows of the main table: what, figure. */
 function rows(r: BenchResults): [string, string][] {
   return [
@@ -319,13 +327,15 @@ function rows(r: BenchResults): [string, string][] {
     ['5 % bad rows', `${int(r.badRowMixRowsPerSec)} rows/s`],
     ...[r.largeObjectScaling.small, r.largeObjectScaling.large].map((o): [string, string] => [
       `large object (${int(o.rows)} rows, ${int(o.sizeMb)} MiB; ${r.largeObjectScaling.functionTimeoutSeconds} s function timeout)`,
-      `${o.seconds.toFixed(1)} s · ${int(o.rowsPerSec)} rows/s · ${int(o.chunks)} chunks · ${int(o.continuations)} continuations · peak RSS ${int(o.peakRssMb)} MB`,
+      largeFigures(o),
     ]),
     ...(r.gzipLargeObject
-      ? [r.gzipLargeObject].map((o): [string, string] => [
-          `gzip object (${int(o.rows)} rows, ${int(o.sizeMb)} MiB compressed, ${int(o.contentMb ?? Number.NaN)} MiB decompressed)`,
-          `${o.seconds.toFixed(1)} s · ${int(o.rowsPerSec)} rows/s · ${int(o.chunks)} chunks · ${int(o.continuations)} continuations · peak RSS ${int(o.peakRssMb)} MB`,
-        ])
+      ? [
+          [
+            `gzip object (${int(r.gzipLargeObject.rows)} rows, ${int(r.gzipLargeObject.sizeMb)} MiB compressed, ${int(r.gzipLargeObject.contentMb ?? Number.NaN)} MiB decompressed)`,
+            largeFigures(r.gzipLargeObject),
+          ] as [string, string],
+        ]
       : []),
     ['generator', `${int(r.generatorEventsPerSec)} events/s`],
   ];
