@@ -102,7 +102,9 @@ it('kill -9 with 300 objects queued, then npm start: all 300 in the ledger with 
   const until = Date.now() + 180_000;
   while ((await ingested()) < OBJECTS) {
     if (Date.now() > until) {
-      const { rows: by } = await db.query('SELECT status, count(*)::int AS n FROM ingested_objects GROUP BY 1');
+      const { rows: by } = await db.query(
+        'SELECT status, count(*)::int AS n FROM ingested_objects GROUP BY 1',
+      );
       throw new Error(
         `only ${await ingested()} of ${OBJECTS} objects ingested; ledger ${JSON.stringify(by)}; second run: ${JSON.stringify(status(second))}\n${second.stderr().slice(-3000)}`,
       );
